@@ -1,0 +1,552 @@
+/**
+ * The WebSocket connection after the opening handshake, as a sans-I/O state machine.
+ *
+ * Feed it bytes with {@link Protocol.receiveData} / {@link Protocol.receiveEof},
+ * read what happened with {@link Protocol.events}, ask it for bytes to write with
+ * {@link Protocol.dataToSend}. It never reads a clock, touches a socket or sets a
+ * timer: {@link Protocol.closeExpected} tells the I/O layer when to arm a close
+ * timeout, {@link Protocol.shouldCloseTransport} when to end the TCP connection.
+ */
+import { CloseCode, ProtocolError } from './errors.ts';
+import type { ProtocolEvent } from './events.ts';
+import {
+  encodeClosePayload,
+  encodeFrame,
+  FrameParser,
+  type FramePiece,
+  Opcode,
+  parseClosePayload,
+} from './frames.ts';
+import { createMaskKey } from './mask.ts';
+import { Utf8Validator } from './utf8.ts';
+
+/** Which end of the connection this object plays. */
+export type Side = 'client' | 'server';
+
+/** Lifecycle of a connection once the handshake is done (RFC 6455 §4–§7). */
+export const ProtocolState = {
+  /** Messages flow both ways. */
+  OPEN: 'open',
+  /** A close frame was sent or received (or the connection failed); waiting for the transport to end. */
+  CLOSING: 'closing',
+  /** The transport has ended. */
+  CLOSED: 'closed',
+} as const;
+/** One of {@link ProtocolState}. */
+export type ProtocolState = (typeof ProtocolState)[keyof typeof ProtocolState];
+
+/** Size limits enforced on what the peer sends. Violations fail the connection. */
+export interface ProtocolLimits {
+  /** Largest message, in payload bytes after reassembly. Default 16 MiB; over it → 1009. */
+  readonly maxMessageSize: number;
+  /** Largest single frame payload. Default: `maxMessageSize`; over it → 1009. */
+  readonly maxFrameSize: number;
+  /** Most frames one message may be split into, empty ones included. Default 16384; over it → 1009. */
+  readonly maxFragments: number;
+}
+
+/** Options for {@link Protocol}. */
+export interface ProtocolOptions extends Partial<ProtocolLimits> {
+  /** `'server'` expects masked frames from the peer and sends unmasked ones; `'client'` the opposite. */
+  readonly side: Side;
+  /** Answer pings with pongs automatically. Default true. */
+  readonly autoPong?: boolean;
+}
+
+/** Defaults for {@link ProtocolLimits}. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** Default cap on the number of frames in one message. */
+export const DEFAULT_MAX_FRAGMENTS = 16384;
+
+/** A frame encoded ahead of time, header and payload apart (see `encodeFrame`). */
+export interface EncodedFrame {
+  readonly header: Uint8Array;
+  readonly payload: Uint8Array;
+}
+
+/** A close frame's contents, as sent or received. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+const EMPTY = new Uint8Array(0);
+const MAX_CONTROL_PAYLOAD = 125;
+const MAX_CLOSE_REASON_BYTES = 123;
+const textEncoder = new TextEncoder();
+// Only used on bytes our own validator accepted, so it never substitutes anything.
+// ignoreBOM keeps a leading U+FEFF: it is part of the message, not a marker to strip.
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+// Validates and decodes in one native pass for messages that arrived whole.
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * One WebSocket connection, either side, post-handshake.
+ *
+ * Methods that send return `false` instead of throwing when the connection can no
+ * longer send (after a close frame went out); they throw `TypeError`/`RangeError`
+ * only when called with arguments no state would accept.
+ */
+export class Protocol {
+  /** Which side this object plays. */
+  readonly side: Side;
+  /** The limits in force. */
+  readonly limits: ProtocolLimits;
+
+  private readonly autoPong: boolean;
+  private readonly parser: FrameParser;
+  private currentState: ProtocolState = ProtocolState.OPEN;
+  private pendingEvents: ProtocolEvent[] = [];
+  private pendingOutput: Uint8Array[] = [];
+  private outputBytes = 0;
+  private sentClose: CloseInfo | undefined;
+  private receivedClose: CloseInfo | undefined;
+  private failure: ProtocolError | undefined;
+  /** Input is ignored once the peer's close frame arrived or the connection failed. */
+  private discarding = false;
+  private endRequested = false;
+
+  // Incoming message reassembly.
+  private messageOpcode = 0;
+  private messageFrames = 0;
+  /** Sum of the announced lengths of this message's frames so far. */
+  private messageAnnounced = 0;
+  private messageBuffer: Uint8Array = EMPTY;
+  private messageUsed = 0;
+  private readonly utf8 = new Utf8Validator();
+
+  // Outgoing fragmentation: the opcode of the message being sent in pieces, or 0.
+  private sendingOpcode = 0;
+
+  constructor(options: ProtocolOptions) {
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    const limits: ProtocolLimits = {
+      maxMessageSize,
+      maxFrameSize: options.maxFrameSize ?? maxMessageSize,
+      maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+    };
+    for (const [name, value] of Object.entries(limits)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a non-negative safe integer, got ${String(value)}`);
+      }
+    }
+    if (options.side !== 'client' && options.side !== 'server') {
+      throw new TypeError(`side must be 'client' or 'server', got ${String(options.side)}`);
+    }
+    this.side = options.side;
+    this.limits = limits;
+    this.autoPong = options.autoPong ?? true;
+    this.parser = new FrameParser({ side: options.side, maxFrameSize: limits.maxFrameSize });
+  }
+
+  /** Where the connection is in its lifecycle. */
+  get state(): ProtocolState {
+    return this.currentState;
+  }
+
+  /** The close frame we sent, if any. */
+  get closeSent(): CloseInfo | undefined {
+    return this.sentClose;
+  }
+
+  /** The close frame the peer sent, if any. */
+  get closeReceived(): CloseInfo | undefined {
+    return this.receivedClose;
+  }
+
+  /**
+   * The close code to report to the application: the peer's (1005 if its frame had
+   * none), else ours when we failed the connection, else 1006 (no close frame seen).
+   */
+  get closeCode(): number {
+    if (this.receivedClose) return this.receivedClose.code;
+    if (this.failure) return this.failure.closeCode;
+    return CloseCode.ABNORMAL;
+  }
+
+  /** The reason that goes with {@link closeCode}. */
+  get closeReason(): string {
+    if (this.receivedClose) return this.receivedClose.reason;
+    if (this.failure) return this.failure.message;
+    return '';
+  }
+
+  /** Whether both close frames were exchanged (a clean close in RFC 6455 terms). */
+  get closedCleanly(): boolean {
+    return this.sentClose !== undefined && this.receivedClose !== undefined && this.failure === undefined;
+  }
+
+  /** The protocol error that failed the connection, if one did. */
+  get error(): ProtocolError | undefined {
+    return this.failure;
+  }
+
+  /** Bytes queued by send calls and not yet taken by {@link dataToSend}. */
+  get bytesToSend(): number {
+    return this.outputBytes;
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /**
+   * Feeds bytes received from the transport. Takes ownership of `chunk`: payloads are
+   * unmasked in place and messages that arrived whole are views into it.
+   * Never throws because of what the peer sent.
+   */
+  receiveData(chunk: Uint8Array): void {
+    if (this.discarding || chunk.length === 0) return;
+    const parser = this.parser;
+    parser.push(chunk);
+    try {
+      for (let piece = parser.next(); piece !== undefined; piece = parser.next()) {
+        if (piece.opcode >= Opcode.CLOSE) this.handleControlFrame(piece);
+        else this.handleDataPiece(piece);
+        if (this.discarding) return;
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.failConnection(error);
+      } else {
+        // A bug of ours, not the peer's doing: RFC 6455 §7.4.1 has 1011 for that.
+        this.failConnection(new ProtocolError('WS_ERR_INTERNAL', CloseCode.INTERNAL_ERROR, 'internal error'));
+      }
+    }
+  }
+
+  /** Tells the connection the transport ended (the peer closed TCP or the socket is gone). */
+  receiveEof(): void {
+    this.discarding = true;
+    this.currentState = ProtocolState.CLOSED;
+    this.pendingOutput = [];
+    this.outputBytes = 0;
+  }
+
+  /** Returns and forgets everything that happened since the last call. */
+  events(): ProtocolEvent[] {
+    const events = this.pendingEvents;
+    if (events.length !== 0) this.pendingEvents = [];
+    return events;
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /**
+   * Returns and forgets the byte chunks to write, in order. Frame headers and payloads
+   * are separate chunks so the transport can write them with one vectored write.
+   */
+  dataToSend(): Uint8Array[] {
+    const out = this.pendingOutput;
+    if (out.length !== 0) {
+      this.pendingOutput = [];
+      this.outputBytes = 0;
+    }
+    return out;
+  }
+
+  /**
+   * Whether the I/O layer should end the transport once it has written
+   * {@link dataToSend}: the server after the close handshake, either side after a failure.
+   */
+  shouldCloseTransport(): boolean {
+    return this.endRequested;
+  }
+
+  /**
+   * Whether the I/O layer should expect the transport to end soon and arm a close
+   * timeout: true from the moment a close frame was sent or received.
+   */
+  closeExpected(): boolean {
+    return this.currentState === ProtocolState.CLOSING;
+  }
+
+  /**
+   * Sends a text message, or the first fragment of one when `fin` is false.
+   * A `Uint8Array` must already hold valid UTF-8: it is sent as is.
+   */
+  sendText(data: string | Uint8Array, fin = true): boolean {
+    const payload = typeof data === 'string' ? textEncoder.encode(data) : data;
+    return this.sendDataFrame(Opcode.TEXT, payload, fin);
+  }
+
+  /** Sends a binary message, or the first fragment of one when `fin` is false. */
+  sendBinary(data: Uint8Array, fin = true): boolean {
+    return this.sendDataFrame(Opcode.BINARY, data, fin);
+  }
+
+  /** Sends the next fragment of the message started with `fin = false`. */
+  sendContinuation(data: string | Uint8Array, fin: boolean): boolean {
+    if (this.sendingOpcode === 0) {
+      throw new TypeError('sendContinuation() without a message in progress');
+    }
+    const payload = typeof data === 'string' ? textEncoder.encode(data) : data;
+    return this.sendDataFrame(Opcode.CONTINUATION, payload, fin);
+  }
+
+  /** Sends a ping carrying up to 125 bytes. */
+  sendPing(data: Uint8Array = EMPTY): boolean {
+    return this.sendControlFrame(Opcode.PING, data);
+  }
+
+  /** Sends a pong carrying up to 125 bytes (an unsolicited pong is a heartbeat). */
+  sendPong(data: Uint8Array = EMPTY): boolean {
+    return this.sendControlFrame(Opcode.PONG, data);
+  }
+
+  /**
+   * Starts the closing handshake (or answers the peer's close frame). Without a code
+   * the close frame is empty and the peer sees 1005. Returns false if a close frame
+   * was already sent. Throws for codes an endpoint may not send and reasons over 123 bytes.
+   */
+  sendClose(code?: number, reason = ''): boolean {
+    const payload = encodeClosePayload(code, reason);
+    if (this.sentClose || this.currentState === ProtocolState.CLOSED) return false;
+    this.queueClose(code ?? CloseCode.NO_STATUS, reason, payload);
+    return true;
+  }
+
+  /**
+   * Queues a complete unmasked data frame encoded elsewhere — how a server sends one
+   * broadcast frame to many connections without encoding it for each. Server side
+   * only (client frames need a fresh mask each). Returns false if the connection can
+   * no longer send.
+   */
+  sendEncoded(frame: EncodedFrame): boolean {
+    if (this.side !== 'server')
+      throw new TypeError('sendEncoded() is for server connections: client frames are masked');
+    if (this.sendingOpcode !== 0) {
+      throw new TypeError('a fragmented message is in progress: finish it with sendContinuation()');
+    }
+    if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
+    this.pendingOutput.push(frame.header);
+    if (frame.payload.length !== 0) this.pendingOutput.push(frame.payload);
+    this.outputBytes += frame.header.length + frame.payload.length;
+    return true;
+  }
+
+  /** Throws exactly as {@link sendClose} would for these arguments, without sending anything. */
+  validateClose(code?: number, reason = ''): void {
+    encodeClosePayload(code, reason);
+  }
+
+  /**
+   * Fails the connection from the application side (RFC 6455 §7.1.7): sends a close
+   * frame with `code` if none went out yet, ignores further input and asks for the
+   * transport to end. Use it for 1008 policy violations, 1011 internal errors, …
+   */
+  fail(code: number, reason = ''): void {
+    const payload = encodeClosePayload(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+    if (this.currentState === ProtocolState.CLOSED) return;
+    if (!this.sentClose) this.queueClose(code, reason, payload);
+    this.discarding = true;
+    this.endRequested = true;
+    this.resetMessage();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private handleDataPiece(piece: FramePiece): void {
+    const opcode = piece.opcode;
+    if (piece.first) {
+      if (opcode === Opcode.CONTINUATION) {
+        if (this.messageOpcode === 0) {
+          throw new ProtocolError(
+            'WS_ERR_UNEXPECTED_CONTINUATION',
+            CloseCode.PROTOCOL_ERROR,
+            'continuation frame without a message to continue',
+          );
+        }
+      } else if (this.messageOpcode !== 0) {
+        throw new ProtocolError(
+          'WS_ERR_EXPECTED_CONTINUATION',
+          CloseCode.PROTOCOL_ERROR,
+          'new message started before the previous one finished',
+        );
+      } else {
+        this.messageOpcode = opcode;
+      }
+      if (++this.messageFrames > this.limits.maxFragments) {
+        throw new ProtocolError(
+          'WS_ERR_TOO_MANY_FRAGMENTS',
+          CloseCode.MESSAGE_TOO_BIG,
+          'too many fragments in one message',
+        );
+      }
+      this.messageAnnounced += piece.length;
+      if (this.messageAnnounced > this.limits.maxMessageSize) {
+        throw new ProtocolError('WS_ERR_MESSAGE_TOO_BIG', CloseCode.MESSAGE_TOO_BIG, 'message too big');
+      }
+      // The common case: an unfragmented message whose frame arrived in one chunk.
+      if (piece.last && piece.fin && this.messageFrames === 1) {
+        this.resetMessage();
+        this.deliverWhole(opcode, piece.data);
+        return;
+      }
+    }
+
+    const data = piece.data;
+    if (this.messageOpcode === Opcode.TEXT && !this.utf8.push(data)) {
+      throw new ProtocolError(
+        'WS_ERR_INVALID_UTF8',
+        CloseCode.INVALID_PAYLOAD,
+        'invalid UTF-8 in text message',
+      );
+    }
+    this.append(data);
+    if (piece.last && piece.fin) this.deliverAssembled();
+  }
+
+  private deliverWhole(opcode: number, data: Uint8Array): void {
+    if (opcode === Opcode.TEXT) {
+      let text: string;
+      try {
+        text = fatalDecoder.decode(data);
+      } catch {
+        throw new ProtocolError(
+          'WS_ERR_INVALID_UTF8',
+          CloseCode.INVALID_PAYLOAD,
+          'invalid UTF-8 in text message',
+        );
+      }
+      this.pendingEvents.push({ type: 'text', data: text });
+    } else {
+      this.pendingEvents.push({ type: 'binary', data });
+    }
+  }
+
+  private deliverAssembled(): void {
+    const opcode = this.messageOpcode;
+    const data = this.messageBuffer.subarray(0, this.messageUsed);
+    if (opcode === Opcode.TEXT) {
+      if (!this.utf8.end()) {
+        throw new ProtocolError(
+          'WS_ERR_INVALID_UTF8',
+          CloseCode.INVALID_PAYLOAD,
+          'text message ends inside a UTF-8 sequence',
+        );
+      }
+      this.resetMessage();
+      this.pendingEvents.push({ type: 'text', data: textDecoder.decode(data) });
+    } else {
+      this.resetMessage();
+      this.pendingEvents.push({ type: 'binary', data });
+    }
+  }
+
+  /**
+   * Copies a piece into the message buffer. Capacity doubles with the data actually
+   * received but never exceeds what the frames seen so far announced, so a peer that
+   * announces a huge frame and sends a trickle does not make us allocate ahead of it,
+   * and the finished buffer is exactly the message's size.
+   */
+  private append(data: Uint8Array): void {
+    const needed = this.messageUsed + data.length;
+    if (needed > this.messageBuffer.length) {
+      const grown = Math.min(Math.max(needed, this.messageBuffer.length * 2, 1024), this.messageAnnounced);
+      const buffer = new Uint8Array(grown);
+      buffer.set(this.messageBuffer.subarray(0, this.messageUsed));
+      this.messageBuffer = buffer;
+    }
+    this.messageBuffer.set(data, this.messageUsed);
+    this.messageUsed = needed;
+  }
+
+  private resetMessage(): void {
+    this.messageOpcode = 0;
+    this.messageFrames = 0;
+    this.messageAnnounced = 0;
+    this.messageBuffer = EMPTY;
+    this.messageUsed = 0;
+    this.utf8.reset();
+  }
+
+  private handleControlFrame(piece: FramePiece): void {
+    const data = piece.data;
+    switch (piece.opcode) {
+      case Opcode.PING:
+        if (this.autoPong && !this.sentClose) this.queueFrame(Opcode.PONG, data, true);
+        this.pendingEvents.push({ type: 'ping', data });
+        return;
+      case Opcode.PONG:
+        this.pendingEvents.push({ type: 'pong', data });
+        return;
+      default: {
+        const { code, reason } = parseClosePayload(data);
+        this.receivedClose = { code, reason };
+        this.discarding = true;
+        this.resetMessage();
+        this.pendingEvents.push({ type: 'close', code, reason });
+        if (!this.sentClose) {
+          // Echo the peer's code and reason (RFC 6455 §5.5.1), so both ends report the
+          // same close; an empty close gets an empty reply.
+          const replyCode = code === CloseCode.NO_STATUS ? undefined : code;
+          this.queueClose(code, reason, encodeClosePayload(replyCode, replyCode === undefined ? '' : reason));
+        }
+        // The server closes TCP first (RFC 6455 §7.1.1); the client waits for it.
+        if (this.side === 'server') this.endRequested = true;
+      }
+    }
+  }
+
+  private failConnection(error: ProtocolError): void {
+    this.failure = error;
+    const reason = truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
+    this.pendingEvents.push({ type: 'failure', code: error.closeCode, reason, error: error.code });
+    if (!this.sentClose)
+      this.queueClose(error.closeCode, reason, encodeClosePayload(error.closeCode, reason));
+    this.discarding = true;
+    this.endRequested = true;
+    this.resetMessage();
+  }
+
+  private queueClose(code: number, reason: string, payload: Uint8Array): void {
+    this.queueFrame(Opcode.CLOSE, payload, true);
+    this.sentClose = { code, reason };
+    this.currentState = ProtocolState.CLOSING;
+  }
+
+  private sendDataFrame(opcode: number, payload: Uint8Array, fin: boolean): boolean {
+    if (opcode !== Opcode.CONTINUATION && this.sendingOpcode !== 0) {
+      throw new TypeError('a fragmented message is in progress: finish it with sendContinuation()');
+    }
+    if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
+    if (opcode !== Opcode.CONTINUATION) this.sendingOpcode = opcode;
+    if (fin) this.sendingOpcode = 0;
+    this.queueFrame(opcode, payload, fin);
+    return true;
+  }
+
+  private sendControlFrame(opcode: number, data: Uint8Array): boolean {
+    if (!(data instanceof Uint8Array)) {
+      // ws GHSA-2mhh-w6q8-5hxw: a number here once sent uninitialised memory.
+      throw new TypeError('control frame payload must be a Uint8Array');
+    }
+    if (data.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError(`control frame payload is limited to ${MAX_CONTROL_PAYLOAD} bytes`);
+    }
+    if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
+    this.queueFrame(opcode, data, true);
+    return true;
+  }
+
+  private queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const frame = encodeFrame(payload, {
+      opcode,
+      fin,
+      mask: this.side === 'client' ? createMaskKey() : undefined,
+    });
+    this.pendingOutput.push(frame.header);
+    if (frame.payload.length !== 0) this.pendingOutput.push(frame.payload);
+    this.outputBytes += frame.header.length + frame.payload.length;
+  }
+}
+
+/** Cuts `text` so its UTF-8 encoding fits in `maxBytes`, without splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = textEncoder.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  // Back up over continuation bytes (10xxxxxx) to a character boundary.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  return textDecoder.decode(bytes.subarray(0, end));
+}
