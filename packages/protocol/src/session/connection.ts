@@ -1,0 +1,709 @@
+/**
+ * A WebSocket connection over a {@link Transport}: the object users hold on every
+ * runtime. It drives the sans-I/O {@link Protocol}, owns time (close timeout,
+ * heartbeat) and turns the core's events into listener calls and async iteration.
+ */
+import { CloseCode } from '../errors.ts';
+import type { ProtocolEvent } from '../events.ts';
+import { type EncodedFrame, Protocol, type ProtocolLimits, type Side } from '../protocol.ts';
+import { type SendData, toBytes } from './data.ts';
+import { Emitter } from './emitter.ts';
+import { Deadline, sharedTimerWheel, type TimerWheel } from './timer-wheel.ts';
+import type { TopicMember, TopicRegistry } from './topics.ts';
+import type { Transport } from './transport.ts';
+
+/** WHATWG `readyState` values. */
+export const ReadyState = {
+  CONNECTING: 0,
+  OPEN: 1,
+  CLOSING: 2,
+  CLOSED: 3,
+} as const;
+/** One of {@link ReadyState}. */
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/**
+ * What a send did:
+ * - `'sent'`: handed to the transport and the send buffer is below `highWaterMark`;
+ * - `'buffered'`: queued, but the buffer is above `highWaterMark` — wait for `drain`;
+ * - `'dropped'`: not sent, because the connection is closing/closed or the buffer is
+ *   at `maxBufferedAmount` and `backpressurePolicy` is `'drop'`.
+ */
+export type SendResult = 'sent' | 'buffered' | 'dropped';
+
+/** Heartbeat settings: ping a quiet peer, drop a dead one. */
+export interface HeartbeatOptions {
+  /** Send a ping after this many ms without receiving anything. */
+  readonly interval: number;
+  /** Terminate if nothing arrives within this many ms after the ping. Default: `interval`. */
+  readonly timeout?: number;
+}
+
+/** Options shared by server-side and client-side connections. All sizes in bytes, times in ms. */
+export interface ConnectionOptions extends Partial<ProtocolLimits> {
+  /** Answer pings automatically. Default true. */
+  readonly autoPong?: boolean;
+  /** Above this many buffered bytes `send` returns `'buffered'`. Default 1 MiB. */
+  readonly highWaterMark?: number;
+  /** Hard cap on buffered bytes; what happens past it is `backpressurePolicy`. Default 16 MiB. */
+  readonly maxBufferedAmount?: number;
+  /** `'close'` fails the connection with 1008 (default); `'drop'` drops the message and returns `'dropped'`. */
+  readonly backpressurePolicy?: 'close' | 'drop';
+  /** How long to wait for the closing handshake before dropping the transport. Default 10 000. */
+  readonly closeTimeout?: number;
+  /** Pings to detect dead peers. Off by default. */
+  readonly heartbeat?: HeartbeatOptions | false;
+  /** Close with 1001 after this long without a message from the peer (pings and pongs do not count). Off by default. */
+  readonly idleTimeout?: number;
+  /** Messages held for a slow `for await` loop before reading pauses. Default 64. */
+  readonly maxQueuedMessages?: number;
+  /** The wheel that runs this connection's timeouts. Default: the shared one. */
+  readonly timerWheel?: TimerWheel;
+}
+
+/** Listener signatures of a {@link WebSocketConnection}. */
+export interface ConnectionEventMap {
+  [event: string]: unknown[];
+  /** A message: a string for text, a Uint8Array for binary. */
+  message: [data: string | Uint8Array, isBinary: boolean];
+  ping: [data: Uint8Array];
+  pong: [data: Uint8Array];
+  /** The send buffer emptied after a send returned `'buffered'`. */
+  drain: [];
+  /** A protocol violation by the peer, a transport error or a timeout. Never thrown. */
+  error: [error: Error];
+  /** The connection is closed; emitted exactly once. */
+  close: [code: number, reason: string, wasClean: boolean];
+}
+
+/** A frame encoded once and written to many connections (see topics). */
+export interface SharedFrame {
+  readonly frame: EncodedFrame;
+}
+
+/** Raised through the `error` event when the peer broke the protocol. */
+export class WebSocketProtocolError extends Error {
+  override readonly name = 'WebSocketProtocolError';
+  constructor(
+    /** Stable identifier, e.g. `WS_ERR_INVALID_UTF8`. */
+    readonly code: string,
+    /** The close code the connection was failed with. */
+    readonly closeCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Raised through the `error` event (and rejected by `sendAsync`) for local conditions. */
+export class WebSocketError extends Error {
+  override readonly name = 'WebSocketError';
+  constructor(
+    readonly code:
+      | 'WS_CLOSED'
+      | 'WS_CLOSE_TIMEOUT'
+      | 'WS_HEARTBEAT_TIMEOUT'
+      | 'WS_BACKPRESSURE_LIMIT'
+      | 'WS_TRANSPORT',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Internal hooks a server gives its connections. */
+export interface ConnectionOwner {
+  readonly onClosed: (connection: TopicMember) => void;
+  readonly topics: TopicRegistry;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
+const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_MAX_QUEUED_MESSAGES = 64;
+
+/** Details about the peer and the negotiated session. */
+export interface ConnectionInfo {
+  readonly side: Side;
+  /** The subprotocol agreed on, or `''`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` value agreed on, or `''`. */
+  readonly extensions: string;
+  /** The URL (client side) or request target (server side). */
+  readonly url: string;
+}
+
+type Waiter = { resolve: (result: IteratorResult<string | Uint8Array>) => void };
+
+/**
+ * One open WebSocket connection, server side or client side.
+ *
+ * `Data` is whatever the application attaches to `ws.data` (set from the upgrade hook on servers).
+ */
+export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEventMap> {
+  /** Application data attached to this connection. */
+  data: Data;
+  /** `'client'` or `'server'`. */
+  readonly side: Side;
+  /** The subprotocol agreed on, or `''`. */
+  readonly protocol: string;
+  /** The `Sec-WebSocket-Extensions` value agreed on, or `''`. */
+  readonly extensions: string;
+  /** The URL (client side) or request target (server side). */
+  readonly url: string;
+
+  /** @internal The transport; adapters and the server use it, applications should not. */
+  readonly transport: Transport;
+  private readonly core: Protocol;
+  private readonly wheel: TimerWheel;
+  private readonly highWaterMark: number;
+  private readonly maxBufferedAmount: number;
+  private readonly dropOnBackpressure: boolean;
+  private readonly closeTimeoutMs: number;
+  private readonly heartbeat: { interval: number; timeout: number } | undefined;
+  private readonly idleTimeoutMs: number;
+  private readonly maxQueuedMessages: number;
+
+  private state: ReadyState = ReadyState.OPEN;
+  private needDrain = false;
+  private closeDeadline: Deadline | undefined;
+  private timerDeadline: Deadline | undefined;
+  /** Wheel time of the last bytes received (heartbeat) and of the last message (idle timeout). */
+  private lastReceived = 0;
+  private lastMessage = 0;
+  private pingOutstanding = false;
+  private endCalled = false;
+  private localError: WebSocketError | undefined;
+  private closeInfo: { code: number; reason: string; wasClean: boolean } | undefined;
+  private closedWaiters: (() => void)[] | undefined;
+
+  /**
+   * Messages nobody has consumed yet: held while there is neither a `message`
+   * listener nor a `for await` loop (so a message that arrives before the caller
+   * of `connect()` resumes is not lost), and the backlog of a slow loop. Reading
+   * pauses while it holds `maxQueuedMessages`.
+   */
+  private queue: (string | Uint8Array)[] | undefined;
+  private waiters: Waiter[] | undefined;
+  private iterating = false;
+  private paused = false;
+
+  /** @internal Topic membership, managed by the server's topic registry. */
+  topics: Set<string> | undefined;
+  /** @internal Set by the server that owns this connection. */
+  owner: ConnectionOwner | undefined;
+
+  /**
+   * Wraps a transport whose handshake is complete. Adapters and servers call this;
+   * `bytes` are frame bytes that arrived together with the handshake.
+   */
+  constructor(transport: Transport, info: ConnectionInfo, options: ConnectionOptions, data: Data) {
+    super();
+    this.transport = transport;
+    this.side = info.side;
+    this.protocol = info.protocol;
+    this.extensions = info.extensions;
+    this.url = info.url;
+    this.data = data;
+    this.core = new Protocol({
+      side: info.side,
+      maxMessageSize: options.maxMessageSize,
+      maxFrameSize: options.maxFrameSize,
+      maxFragments: options.maxFragments,
+      autoPong: options.autoPong,
+    });
+    this.wheel = options.timerWheel ?? sharedTimerWheel();
+    this.highWaterMark = nonNegative('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
+    this.maxBufferedAmount = nonNegative(
+      'maxBufferedAmount',
+      options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
+    );
+    this.dropOnBackpressure = options.backpressurePolicy === 'drop';
+    this.closeTimeoutMs = nonNegative('closeTimeout', options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
+    this.maxQueuedMessages = nonNegative(
+      'maxQueuedMessages',
+      options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
+    );
+    this.idleTimeoutMs = nonNegative('idleTimeout', options.idleTimeout ?? 0);
+    if (options.heartbeat) {
+      const interval = nonNegative('heartbeat.interval', options.heartbeat.interval);
+      this.heartbeat = {
+        interval,
+        timeout: nonNegative('heartbeat.timeout', options.heartbeat.timeout ?? interval),
+      };
+    }
+    this.lastReceived = this.lastMessage = this.wheel.now;
+    this.armTimers();
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** WHATWG-style ready state: OPEN (1), CLOSING (2) or CLOSED (3). */
+  get readyState(): ReadyState {
+    return this.state;
+  }
+
+  /** Bytes written but not yet sent by the transport. */
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  /** The peer's IP address. */
+  get remoteAddress(): string | undefined {
+    return this.transport.remoteAddress;
+  }
+
+  /** The peer's port. */
+  get remotePort(): number | undefined {
+    return this.transport.remotePort;
+  }
+
+  /** Whether the connection runs over TLS. */
+  get secure(): boolean {
+    return this.transport.secure;
+  }
+
+  /** The close code once closed (1005 no status, 1006 abnormal), else undefined. */
+  get closeCode(): number | undefined {
+    return this.closeInfo?.code;
+  }
+
+  /** The close reason once closed, else undefined. */
+  get closeReason(): string | undefined {
+    return this.closeInfo?.reason;
+  }
+
+  /** Resolves once the connection is closed, with the same values as the `close` event. */
+  closed(): Promise<{ code: number; reason: string; wasClean: boolean }> {
+    if (this.closeInfo) return Promise.resolve(this.closeInfo);
+    return new Promise((resolve) => {
+      this.closedWaiters ??= [];
+      this.closedWaiters.push(() =>
+        resolve(this.closeInfo as { code: number; reason: string; wasClean: boolean }),
+      );
+    });
+  }
+
+  // ------------------------------------------------------------ sending
+
+  /**
+   * Sends a message: a string as text, binary data as binary (`binary: true` sends a
+   * string's UTF-8 bytes as a binary message). Never throws because of the connection's
+   * state; see {@link SendResult}.
+   */
+  send(data: SendData, options?: { readonly binary?: boolean }): SendResult {
+    if (typeof data === 'string') {
+      if (this.state !== ReadyState.OPEN) return 'dropped';
+      if (!this.admit(data.length)) return 'dropped';
+      if (options?.binary) this.core.sendBinary(new TextEncoder().encode(data));
+      else this.core.sendText(data);
+    } else {
+      const bytes = toBytes(data);
+      if (this.state !== ReadyState.OPEN) return 'dropped';
+      if (!this.admit(bytes.length)) return 'dropped';
+      this.core.sendBinary(bytes);
+    }
+    return this.flush();
+  }
+
+  /**
+   * Sends and waits until the send buffer is below `highWaterMark` again. Rejects with
+   * a `WebSocketError` (`WS_CLOSED`) if the message could not be sent.
+   */
+  async sendAsync(data: SendData, options?: { readonly binary?: boolean }): Promise<void> {
+    const result = this.send(data, options);
+    if (result === 'dropped')
+      throw new WebSocketError(
+        'WS_CLOSED',
+        'message not sent: the connection is closing or closed, or its send buffer is full',
+      );
+    if (result === 'buffered') await this.drained();
+  }
+
+  /** Resolves when the send buffer has drained (at once if it is not above `highWaterMark`), or the connection closed. */
+  drained(): Promise<void> {
+    if (this.state === ReadyState.CLOSED || this.bufferedAmount <= this.highWaterMark)
+      return Promise.resolve();
+    this.needDrain = true;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.off('drain', done);
+        this.off('close', done);
+        resolve();
+      };
+      this.on('drain', done);
+      this.on('close', done);
+    });
+  }
+
+  /** @internal Writes a frame encoded once for many connections (topics). Server side only. */
+  sendShared(shared: SharedFrame): SendResult {
+    if (this.state !== ReadyState.OPEN) return 'dropped';
+    const frame = shared.frame;
+    if (!this.admit(frame.payload.length)) return 'dropped';
+    if (!this.core.sendEncoded(frame)) return 'dropped';
+    return this.flush();
+  }
+
+  /** Sends a ping (up to 125 bytes). Returns false if the connection is not open. */
+  ping(data?: SendData): boolean {
+    if (this.state !== ReadyState.OPEN) return false;
+    const ok = this.core.sendPing(controlPayload(data));
+    this.flush();
+    return ok;
+  }
+
+  /** Sends a pong (up to 125 bytes); an unsolicited pong is a one-way heartbeat. */
+  pong(data?: SendData): boolean {
+    if (this.state !== ReadyState.OPEN) return false;
+    const ok = this.core.sendPong(controlPayload(data));
+    this.flush();
+    return ok;
+  }
+
+  /**
+   * Starts the closing handshake. `code` defaults to none (the peer sees 1005); codes
+   * must be 1000 or 3000–4999 (or another code an endpoint may send), `reason` at most
+   * 123 UTF-8 bytes, else this throws. Closing twice is a no-op.
+   */
+  close(code?: number, reason?: string): void {
+    if (this.state !== ReadyState.OPEN) {
+      // Validate arguments all the same, so misuse is not hidden by timing.
+      if (code !== undefined || reason !== undefined) this.core.validateClose(code, reason);
+      return;
+    }
+    this.core.sendClose(code, reason);
+    this.state = ReadyState.CLOSING;
+    this.flush();
+    this.afterCoreStep();
+  }
+
+  /** Drops the connection at once without a closing handshake; the peer sees 1006. */
+  terminate(): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSING;
+    this.transport.destroy();
+  }
+
+  // ------------------------------------------------------------ topics
+
+  /** Subscribes to a topic of the server this connection belongs to; false if it already was. */
+  subscribe(topic: string): boolean {
+    return this.registry().subscribe(this, topic);
+  }
+
+  /** Unsubscribes; false if it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.registry().unsubscribe(this, topic);
+  }
+
+  /** Whether this connection is subscribed to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.topics?.has(topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get subscriptions(): string[] {
+    return this.topics ? Array.from(this.topics) : [];
+  }
+
+  /**
+   * Sends to every subscriber of `topic` except this connection (unless
+   * `includeSelf`), framing the message once. Returns the number of recipients.
+   */
+  publish(
+    topic: string,
+    data: SendData,
+    options?: { readonly binary?: boolean; readonly includeSelf?: boolean },
+  ): number {
+    return this.registry().publish(topic, data, {
+      binary: options?.binary,
+      exclude: options?.includeSelf ? undefined : this,
+    });
+  }
+
+  private registry(): TopicRegistry {
+    if (!this.owner) throw new TypeError('topics are a server feature: this connection has no server');
+    return this.owner.topics;
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  /** Adds a listener; adding the first `message` listener delivers messages held until then. */
+  override on<E extends keyof ConnectionEventMap>(
+    event: E,
+    listener: (...args: ConnectionEventMap[E]) => void,
+  ): this {
+    super.on(event, listener);
+    if (event === 'message' && !this.iterating && this.queue && this.queue.length > 0) {
+      queueMicrotask(() => this.releaseHeldMessages());
+    }
+    return this;
+  }
+
+  /**
+   * Reads messages with `for await` (strings for text, Uint8Arrays for binary); the
+   * loop ends when the connection closes. Messages that arrived before the loop
+   * started and were not taken by a `message` listener come first.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<string | Uint8Array> {
+    this.iterating = true;
+    this.queue ??= [];
+    this.waiters ??= [];
+    return {
+      next: () => {
+        const queue = this.queue;
+        if (queue && queue.length > 0) {
+          const value = queue.shift() as string | Uint8Array;
+          this.resumeIfDrained();
+          return Promise.resolve({ value, done: false });
+        }
+        if (this.state === ReadyState.CLOSED) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.waiters ??= [];
+          this.waiters.push({ resolve });
+        });
+      },
+      return: () => {
+        this.iterating = false;
+        this.queue = undefined;
+        this.releaseWaiters();
+        this.waiters = undefined;
+        this.resumeIfDrained();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  // ------------------------------------------------------------ transport events
+
+  /** @internal */
+  handleData(chunk: Uint8Array): void {
+    this.lastReceived = this.wheel.now;
+    this.pingOutstanding = false;
+    this.core.receiveData(chunk);
+    const events = this.core.events();
+    for (let i = 0; i < events.length; i++) this.dispatch(events[i] as ProtocolEvent);
+    this.flush();
+    this.afterCoreStep();
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    if (this.needDrain && this.bufferedAmount <= this.highWaterMark) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** @internal The peer ended its side: nothing more will arrive. */
+  handleEnd(): void {
+    if (!this.endCalled) {
+      this.endCalled = true;
+      this.transport.end();
+    }
+  }
+
+  /** @internal The transport is gone. */
+  handleClose(error?: Error): void {
+    if (this.state === ReadyState.CLOSED) return;
+    this.state = ReadyState.CLOSED;
+    this.core.receiveEof();
+    if (this.closeDeadline) this.wheel.disarm(this.closeDeadline);
+    if (this.timerDeadline) this.wheel.disarm(this.timerDeadline);
+    if (error && !this.core.error && !this.localError) {
+      this.localError = new WebSocketError('WS_TRANSPORT', error.message, { cause: error });
+      this.emit('error', this.localError);
+    }
+    const received = this.core.closeReceived;
+    const code = received ? received.code : (this.core.error?.closeCode ?? CloseCode.ABNORMAL);
+    const reason = received ? received.reason : (this.core.error?.message ?? '');
+    this.closeInfo = { code, reason, wasClean: this.core.closedCleanly };
+    this.owner?.onClosed(this);
+    this.releaseWaiters();
+    this.emit('close', code, reason, this.closeInfo.wasClean);
+    if (this.closedWaiters) for (const waiter of this.closedWaiters.splice(0)) waiter();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private dispatch(event: ProtocolEvent): void {
+    switch (event.type) {
+      case 'text':
+      case 'binary': {
+        this.lastMessage = this.lastReceived;
+        const isBinary = event.type === 'binary';
+        const heard = this.emit('message', event.data, isBinary);
+        if (this.iterating || !heard) this.enqueue(event.data);
+        return;
+      }
+      case 'ping':
+        this.emit('ping', event.data);
+        return;
+      case 'pong':
+        this.emit('pong', event.data);
+        return;
+      case 'close':
+        if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
+        return;
+      case 'failure':
+        this.state = ReadyState.CLOSING;
+        this.emit('error', new WebSocketProtocolError(event.error, event.code, event.reason));
+        return;
+    }
+  }
+
+  private enqueue(message: string | Uint8Array): void {
+    const waiter = this.waiters?.shift();
+    if (waiter) {
+      waiter.resolve({ value: message, done: false });
+      return;
+    }
+    this.queue ??= [];
+    this.queue.push(message);
+    if (!this.paused && this.queue.length >= this.maxQueuedMessages) {
+      this.paused = true;
+      this.transport.pause();
+    }
+  }
+
+  /** Hands held messages to `message` listeners added after they arrived. */
+  private releaseHeldMessages(): void {
+    const queue = this.queue;
+    if (this.iterating || !queue) return;
+    while (queue.length > 0 && this.listenerCount('message') > 0) {
+      const message = queue.shift() as string | Uint8Array;
+      this.emit('message', message, typeof message !== 'string');
+    }
+    this.resumeIfDrained();
+  }
+
+  private resumeIfDrained(): void {
+    if (
+      this.paused &&
+      (this.queue?.length ?? 0) <= this.maxQueuedMessages >> 1 &&
+      this.state !== ReadyState.CLOSED
+    ) {
+      this.paused = false;
+      this.transport.resume();
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (!this.waiters) return;
+    for (const waiter of this.waiters.splice(0)) waiter.resolve({ value: undefined, done: true });
+  }
+
+  /** Checks the buffer cap before queueing `size` more bytes. */
+  private admit(size: number): boolean {
+    if (this.bufferedAmount + size <= this.maxBufferedAmount || this.bufferedAmount === 0) return true;
+    if (this.dropOnBackpressure) return false;
+    this.localError = new WebSocketError(
+      'WS_BACKPRESSURE_LIMIT',
+      `send buffer over ${this.maxBufferedAmount} bytes`,
+    );
+    this.emit('error', this.localError);
+    this.core.fail(CloseCode.POLICY_VIOLATION, 'send buffer limit exceeded');
+    this.state = ReadyState.CLOSING;
+    this.flush();
+    this.afterCoreStep();
+    return false;
+  }
+
+  /** Hands queued frames to the transport; reports the buffer's level. */
+  private flush(): SendResult {
+    const chunks = this.core.dataToSend();
+    if (chunks.length !== 0) this.transport.write(chunks);
+    if (this.bufferedAmount > this.highWaterMark) {
+      this.needDrain = true;
+      return 'buffered';
+    }
+    return 'sent';
+  }
+
+  /** Ends the transport or arms the close timeout when the core asks for it. */
+  private afterCoreStep(): void {
+    if (this.state === ReadyState.CLOSED) return;
+    if (this.core.shouldCloseTransport()) {
+      if (!this.endCalled) {
+        this.endCalled = true;
+        this.transport.end();
+      }
+      this.armCloseTimeout();
+    } else if (this.core.closeExpected()) {
+      if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
+      this.armCloseTimeout();
+    }
+  }
+
+  private armCloseTimeout(): void {
+    if (this.closeDeadline?.armed) return;
+    this.closeDeadline ??= new Deadline(() => {
+      if (this.state === ReadyState.CLOSED) return;
+      this.localError = new WebSocketError('WS_CLOSE_TIMEOUT', 'closing handshake timed out');
+      this.transport.destroy();
+    });
+    this.wheel.arm(this.closeDeadline, this.closeTimeoutMs);
+  }
+
+  /** One deadline covers heartbeat and idle timeout: it re-arms for whichever is next. */
+  private armTimers(): void {
+    const delay = this.nextTimerDelay();
+    if (delay === undefined) return;
+    this.timerDeadline ??= new Deadline(() => this.onTimer());
+    this.wheel.arm(this.timerDeadline, delay);
+  }
+
+  private nextTimerDelay(): number | undefined {
+    const now = this.wheel.now;
+    let delay: number | undefined;
+    if (this.heartbeat) {
+      const due = this.pingOutstanding ? this.heartbeat.timeout : this.heartbeat.interval;
+      delay = Math.max(0, this.lastReceived + due - now);
+    }
+    if (this.idleTimeoutMs > 0) {
+      const idleDelay = Math.max(0, this.lastMessage + this.idleTimeoutMs - now);
+      delay = delay === undefined ? idleDelay : Math.min(delay, idleDelay);
+    }
+    return delay;
+  }
+
+  private onTimer(): void {
+    if (this.state !== ReadyState.OPEN) return;
+    const now = this.wheel.now;
+    if (this.idleTimeoutMs > 0 && now - this.lastMessage >= this.idleTimeoutMs) {
+      this.close(CloseCode.GOING_AWAY, 'idle timeout');
+      return;
+    }
+    if (this.heartbeat) {
+      if (this.pingOutstanding && now - this.lastReceived >= this.heartbeat.timeout) {
+        this.localError = new WebSocketError('WS_HEARTBEAT_TIMEOUT', 'no answer to heartbeat ping');
+        this.emit('error', this.localError);
+        this.terminate();
+        return;
+      }
+      if (!this.pingOutstanding && now - this.lastReceived >= this.heartbeat.interval) {
+        this.pingOutstanding = true;
+        this.lastReceived = now;
+        this.core.sendPing();
+        this.flush();
+      }
+    }
+    this.armTimers();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function controlPayload(data: SendData | undefined): Uint8Array {
+  if (data === undefined) return EMPTY;
+  return typeof data === 'string' ? new TextEncoder().encode(data) : toBytes(data);
+}
+
+function nonNegative(name: string, value: number): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`${name} must be a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,396 @@
+/**
+ * The runtime-agnostic WebSocket server: reads the upgrade request off a raw
+ * transport (or takes one an HTTP server already parsed), lets the application
+ * accept or reject it, answers the handshake and tracks the connections.
+ * Adapters add the listening socket; everything else lives here.
+ */
+import { HandshakeError } from '../errors.ts';
+import {
+  buildAcceptResponse,
+  buildErrorResponse,
+  buildRejectResponse,
+  validateClientRequest,
+} from '../handshake.ts';
+import { type HttpHeadersInit, HttpHeadParser, type HttpRequestHead } from '../http11.ts';
+import { type ConnectionOptions, ReadyState, WebSocketConnection } from './connection.ts';
+import type { SendData } from './data.ts';
+import { Emitter } from './emitter.ts';
+import { UpgradeRequest } from './request.ts';
+import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
+import { type PublishOptions, TopicRegistry } from './topics.ts';
+import type { PendingTransport, Transport, TransportHandler } from './transport.ts';
+
+/** Accept the connection, optionally choosing a subprotocol, adding response headers and attaching data. */
+export interface UpgradeAccept<Data> {
+  /** The subprotocol to select; must be one the client offered. Overrides `protocols`/`handleProtocols`. */
+  readonly protocol?: string;
+  /** Extra headers for the 101 response (e.g. Set-Cookie). */
+  readonly headers?: HttpHeadersInit;
+  /** Attached to the connection as `ws.data`. */
+  readonly data?: Data;
+}
+
+/** Refuse the connection with an HTTP response. */
+export interface UpgradeReject {
+  /** HTTP status, e.g. 401, 403, 404, 429. */
+  readonly status: number;
+  readonly reason?: string;
+  readonly headers?: HttpHeadersInit;
+  readonly body?: string | Uint8Array;
+}
+
+/** What the `upgrade` hook may return: nothing (accept with defaults), an accept or a reject. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing accepts; `void` lets plain functions type-check.
+export type UpgradeDecision<Data> = UpgradeAccept<Data> | UpgradeReject | undefined | void;
+
+/** Options of a {@link WebSocketServer}. */
+export interface ServerOptions<Data = unknown> extends ConnectionOptions {
+  /** Only accept upgrades whose path (without query) is exactly this; others get 404. */
+  readonly path?: string;
+  /** Subprotocols this server speaks, in order of preference; the first the client also offered wins. */
+  readonly protocols?: readonly string[];
+  /** Picks the subprotocol from those offered (after `protocols`, if it chose nothing). */
+  readonly handleProtocols?: (offered: readonly string[], request: UpgradeRequest) => string | undefined;
+  /**
+   * Inspects the request before accepting it (path, headers, Origin, cookies, remote
+   * address) and accepts or rejects it. May be async; reading pauses meanwhile.
+   * A thrown error rejects with 500 and is reported through the `error` event.
+   */
+  readonly upgrade?: (request: UpgradeRequest) => UpgradeDecision<Data> | Promise<UpgradeDecision<Data>>;
+  /** Largest request head in bytes. Default 16 KiB; over it → 431. */
+  readonly maxHeadSize?: number;
+  /** Most request header lines. Default 100; over it → 431. */
+  readonly maxHeaderCount?: number;
+  /** Time allowed to receive the request head and decide, in ms. Default 10 000. */
+  readonly handshakeTimeout?: number;
+  /** Most simultaneous connections; further upgrades get 503. Default unlimited. */
+  readonly maxConnections?: number;
+}
+
+/** Events of a {@link WebSocketServer}. */
+export interface ServerEventMap<Data> {
+  [event: string]: unknown[];
+  /** A connection was accepted and is open. */
+  connection: [connection: WebSocketConnection<Data>, request: UpgradeRequest];
+  /** Something went wrong outside any connection (a throwing `upgrade` hook, …). */
+  error: [error: Error];
+  /** The server closed and every connection is gone. */
+  close: [];
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** Options for {@link WebSocketServer.close}. */
+export interface ServerCloseOptions {
+  /** Close code sent to every connection. Default 1001 (going away). */
+  readonly code?: number;
+  readonly reason?: string;
+  /** How long to wait for connections to close before terminating them, in ms. Default 5000. */
+  readonly timeout?: number;
+}
+
+/**
+ * Accepts WebSocket connections from transports an adapter hands it.
+ * `Data` is the type of `ws.data` on its connections.
+ */
+export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data>> {
+  /** The open connections. */
+  readonly clients = new Set<WebSocketConnection<Data>>();
+  /** The options in force. */
+  readonly options: ServerOptions<Data>;
+  private readonly topicRegistry = new TopicRegistry();
+  private readonly pending = new Set<Transport>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions<Data> = {}) {
+    super();
+    this.options = options;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * Takes a raw accepted TCP/TLS stream: reads and answers the upgrade request.
+   * This is what a listening adapter calls for each connection.
+   */
+  handleTransport(pending: PendingTransport): void {
+    const stage = new HandshakeStage<Data>(this, pending.transport);
+    pending.attach(stage);
+  }
+
+  /**
+   * Takes a transport whose request head an HTTP server already parsed (Node's
+   * `upgrade` event, a framework's `handleUpgrade`). `early` holds bytes that followed
+   * the head. Returns once the connection is accepted or refused.
+   */
+  async handleUpgrade(
+    head: HttpRequestHead,
+    pending: PendingTransport,
+    early?: Uint8Array,
+  ): Promise<WebSocketConnection<Data> | undefined> {
+    const stage = new HandshakeStage<Data>(this, pending.transport);
+    pending.attach(stage);
+    return stage.upgrade(head, early);
+  }
+
+  /** Publishes to every connection subscribed to `topic`, framing the message once. Returns the recipient count. */
+  publish(topic: string, data: SendData, options?: PublishOptions): number {
+    return this.topicRegistry.publish(topic, data, options);
+  }
+
+  /** Number of connections subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topicRegistry.subscriberCount(topic);
+  }
+
+  /** @internal */
+  get topics(): TopicRegistry {
+    return this.topicRegistry;
+  }
+
+  /**
+   * Graceful shutdown: refuses new upgrades, closes every connection with `code`
+   * (1001 by default), waits up to `timeout` ms, then terminates the rest.
+   * Adapters stop their listener first and then call this.
+   */
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options);
+    return this.closing;
+  }
+
+  private async shutdown(options: ServerCloseOptions): Promise<void> {
+    for (const transport of this.pending) transport.destroy();
+    const code = options.code ?? 1001;
+    const reason = options.reason ?? 'server shutting down';
+    const all = Array.from(this.clients);
+    for (const ws of all) ws.close(code, reason);
+    const timeout = options.timeout ?? 5000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(all.map((ws) => ws.closed())),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeout);
+      }),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    for (const ws of this.clients) ws.terminate();
+    await Promise.all(all.map((ws) => ws.closed()));
+    this.emit('close');
+  }
+
+  /** @internal */
+  trackPending(transport: Transport, add: boolean): void {
+    if (add) this.pending.add(transport);
+    else this.pending.delete(transport);
+  }
+
+  /** @internal Registers a freshly accepted connection. */
+  adopt(ws: WebSocketConnection<Data>, request: UpgradeRequest): void {
+    ws.owner = {
+      onClosed: (closed) => {
+        this.clients.delete(closed as WebSocketConnection<Data>);
+        this.topicRegistry.unsubscribeAll(closed);
+      },
+      topics: this.topicRegistry,
+    };
+    this.clients.add(ws);
+    this.emit('connection', ws, request);
+  }
+
+  /** @internal */
+  reportError(error: unknown): void {
+    this.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * The transport handler during the handshake: parses the request head with limits
+ * and a timeout, asks the application, answers, then hands over to the connection.
+ */
+class HandshakeStage<Data> implements TransportHandler {
+  private parser: HttpHeadParser<'request'> | undefined;
+  private connection: WebSocketConnection<Data> | undefined;
+  /** Bytes that arrived after the head, held while the application decides. */
+  private early: Uint8Array[] = [];
+  private headDone = false;
+  private finished = false;
+  private gone = false;
+  private readonly deadline: Deadline;
+
+  constructor(
+    private readonly server: WebSocketServer<Data>,
+    private readonly transport: Transport,
+  ) {
+    this.deadline = new Deadline(() => this.onTimeout());
+    server.trackPending(transport, true);
+    sharedTimerWheel().arm(this.deadline, server.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+  }
+
+  /** Completes a handshake whose head was parsed elsewhere. */
+  upgrade(head: HttpRequestHead, early?: Uint8Array): Promise<WebSocketConnection<Data> | undefined> {
+    this.headDone = true;
+    if (early && early.length > 0) this.early.push(early);
+    return this.decide(head);
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.connection) {
+      this.connection.handleData(chunk);
+      return;
+    }
+    if (this.finished) return;
+    if (this.headDone) {
+      this.early.push(chunk);
+      return;
+    }
+    const options = this.server.options;
+    this.parser ??= new HttpHeadParser({
+      kind: 'request',
+      maxHeadSize: options.maxHeadSize,
+      maxHeaderCount: options.maxHeaderCount,
+    });
+    let result: ReturnType<HttpHeadParser<'request'>['push']>;
+    try {
+      result = this.parser.push(chunk);
+    } catch (error) {
+      this.refuse(
+        error instanceof HandshakeError && error.status > 0
+          ? buildErrorResponse(error)
+          : buildRejectResponse(400),
+      );
+      return;
+    }
+    if (result === undefined) return;
+    this.parser = undefined;
+    this.headDone = true;
+    if (result.rest.length > 0) this.early.push(result.rest);
+    void this.decide(result.head);
+  }
+
+  onDrain(): void {
+    this.connection?.handleDrain();
+  }
+
+  onEnd(): void {
+    if (this.connection) this.connection.handleEnd();
+    else this.transport.end();
+  }
+
+  onClose(error?: Error): void {
+    this.gone = true;
+    if (this.connection) this.connection.handleClose(error);
+    else this.finish();
+  }
+
+  private async decide(head: HttpRequestHead): Promise<WebSocketConnection<Data> | undefined> {
+    const server = this.server;
+    const options = server.options;
+    // Nothing is read while the application decides; early bytes wait in `early`.
+    this.transport.pause();
+    if (server.isClosing) return this.refuse(buildRejectResponse(503, { body: 'server shutting down\n' }));
+    const validated = validateClientRequest(head);
+    if (!validated.ok) return this.refuse(validated.response);
+    const request = new UpgradeRequest(head, {
+      protocols: validated.protocols,
+      extensions: validated.extensionOffers,
+      remoteAddress: this.transport.remoteAddress,
+      remotePort: this.transport.remotePort,
+      secure: this.transport.secure,
+    });
+    if (options.path !== undefined && request.path !== options.path) {
+      return this.refuse(buildRejectResponse(404, { body: 'no WebSocket endpoint here\n' }));
+    }
+    if (options.maxConnections !== undefined && server.clients.size >= options.maxConnections) {
+      return this.refuse(buildRejectResponse(503, { body: 'too many connections\n' }));
+    }
+
+    let decision: UpgradeDecision<Data>;
+    try {
+      decision = options.upgrade ? await options.upgrade(request) : undefined;
+    } catch (error) {
+      server.reportError(error);
+      return this.refuse(buildRejectResponse(500));
+    }
+    if (this.gone || this.finished) return undefined;
+    if (server.isClosing) return this.refuse(buildRejectResponse(503, { body: 'server shutting down\n' }));
+    if (decision && 'status' in decision) {
+      let response: Uint8Array;
+      try {
+        response = buildRejectResponse(decision.status, decision);
+      } catch (error) {
+        server.reportError(error);
+        response = buildRejectResponse(500);
+      }
+      return this.refuse(response);
+    }
+
+    let response: Uint8Array;
+    let protocol: string | undefined;
+    try {
+      protocol = decision?.protocol ?? selectProtocol(options, request);
+      if (protocol !== undefined && !request.protocols.includes(protocol)) {
+        throw new TypeError(
+          `subprotocol ${JSON.stringify(protocol)} was chosen but the client did not offer it`,
+        );
+      }
+      response = buildAcceptResponse(validated, { protocol, headers: decision?.headers });
+    } catch (error) {
+      server.reportError(error);
+      return this.refuse(buildRejectResponse(500));
+    }
+
+    this.finish();
+    this.transport.write([response]);
+    const ws = new WebSocketConnection<Data>(
+      this.transport,
+      { side: 'server', protocol: protocol ?? '', extensions: '', url: head.target },
+      options,
+      decision?.data as Data,
+    );
+    this.connection = ws;
+    server.adopt(ws, request);
+    const early = this.early;
+    this.early = [];
+    for (const chunk of early) {
+      if (ws.readyState === ReadyState.CLOSED) break;
+      ws.handleData(chunk);
+    }
+    this.transport.resume();
+    return ws;
+  }
+
+  /** Answers with an HTTP error and ends; a peer that never closes its side is dropped after a grace period. */
+  private refuse(response: Uint8Array): undefined {
+    if (this.finished) return undefined;
+    this.finish();
+    this.transport.write([response]);
+    this.transport.end();
+    this.deadline.fire = () => this.transport.destroy();
+    sharedTimerWheel().arm(this.deadline, REFUSE_GRACE_MS);
+    return undefined;
+  }
+
+  private onTimeout(): void {
+    if (this.finished) return;
+    this.refuse(buildRejectResponse(408, { body: 'handshake timed out\n' }));
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.parser = undefined;
+    sharedTimerWheel().disarm(this.deadline);
+    this.server.trackPending(this.transport, false);
+  }
+}
+
+const REFUSE_GRACE_MS = 2000;
+
+function selectProtocol<Data>(options: ServerOptions<Data>, request: UpgradeRequest): string | undefined {
+  if (request.protocols.length === 0) return undefined;
+  const preferred = options.protocols?.find((p) => request.protocols.includes(p));
+  if (preferred !== undefined) return preferred;
+  return options.handleProtocols?.(request.protocols, request);
+}
