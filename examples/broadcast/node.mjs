@@ -1,0 +1,26 @@
+// Broadcast server on @fullduplex/node: every message received on any connection
+// is relayed, through the topics API, to all other connections.
+//   PORT     port to listen on (default 9001)
+//   DEFLATE  1 turns on permessage-deflate (once the package supports it)
+// Prints "listening on <port>" when ready; exits cleanly on SIGTERM/SIGINT.
+import { WebSocketServer } from '@fullduplex/node';
+
+const port = Number(process.env.PORT ?? 9001);
+const deflate = process.env.DEFLATE === '1';
+if (deflate) console.error('DEFLATE=1: permessage-deflate is not implemented yet; serving without it');
+
+const server = new WebSocketServer({ maxMessageSize: 64 * 1024 * 1024 });
+server.on('connection', (ws) => {
+  ws.subscribe('all');
+  // publish() frames the message once and skips the sender.
+  ws.on('message', (data, isBinary) => ws.publish('all', data, { binary: isBinary }));
+});
+const address = await server.listen(port);
+console.log(`listening on ${address.port}`);
+
+const stop = async () => {
+  await server.close({ timeout: 1000 });
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
