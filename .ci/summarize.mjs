@@ -2,7 +2,8 @@
 // CI log and prints one closing line: "N passed, N failed".
 import { readFileSync } from 'node:fs';
 
-const log = readFileSync(process.argv[2], 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
+const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const log = readFileSync(process.argv[2], 'utf8').replace(ansi, '');
 let passed = 0;
 let failed = 0;
 for (const line of log.split('\n')) {
