@@ -11,6 +11,7 @@ import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/
 export class NodeSocketTransport implements Transport, PendingTransport {
   readonly secure: boolean;
   private attached = false;
+  private corked = false;
 
   constructor(
     readonly socket: Socket,
@@ -50,11 +51,21 @@ export class NodeSocketTransport implements Transport, PendingTransport {
   write(chunks: readonly Uint8Array[]): boolean {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return false;
-    if (chunks.length === 1) return socket.write(chunks[0] as Uint8Array);
-    socket.cork();
+    // Everything written during one turn of the event loop leaves in one writev:
+    // cork on the first write, uncork once the current turn's work is done.
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(uncork, this);
+    }
     for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
-    socket.uncork();
     return !socket.writableNeedDrain;
+  }
+
+  /** @internal */
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
   }
 
   get bufferedAmount(): number {
@@ -62,10 +73,13 @@ export class NodeSocketTransport implements Transport, PendingTransport {
   }
 
   end(): void {
+    if (this.corked) this.uncork();
     if (!this.socket.destroyed) this.socket.end();
   }
 
   destroy(): void {
+    // What was written before stays written (a 101 response, a close frame).
+    if (this.corked) this.uncork();
     this.socket.destroy();
   }
 
@@ -84,4 +98,8 @@ export class NodeSocketTransport implements Transport, PendingTransport {
   get remotePort(): number | undefined {
     return this.socket.remotePort;
   }
+}
+
+function uncork(transport: NodeSocketTransport): void {
+  transport.uncork();
 }
