@@ -26,5 +26,7 @@ export {
   WebSocketProtocolError,
 } from '@fullduplex/protocol';
 export { connect, nodeDialer } from './client.ts';
+export * from './reconnecting.ts';
 export { type NodeServerOptions, WebSocketServer } from './server.ts';
 export { NodeSocketTransport } from './transport.ts';
+export { CloseEvent, type CloseEventInit, WebSocket } from './websocket.ts';

@@ -33,6 +33,7 @@ export {
 } from './session/connection.ts';
 export { type SendData, toBytes } from './session/data.ts';
 export { Emitter, type EventMap } from './session/emitter.ts';
+export * from './session/reconnecting.ts';
 export { UpgradeRequest } from './session/request.ts';
 export {
   type ServerCloseOptions,
@@ -53,5 +54,6 @@ export type {
   Transport,
   TransportHandler,
 } from './session/transport.ts';
+export * from './session/whatwg.ts';
 export * from './sha1.ts';
 export * from './utf8.ts';
