@@ -11,6 +11,7 @@
 export * from './base64.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './extensions/permessage-deflate.ts';
 export * from './frames.ts';
 export * from './handshake.ts';
 export * from './header-values.ts';
