@@ -16,6 +16,18 @@ export interface BinaryMessage {
   readonly data: Uint8Array;
 }
 
+/**
+ * A complete message compressed with permessage-deflate (RFC 7692): `data` is the
+ * deflated payload as received, without the trailing `00 00 ff ff`. The I/O layer
+ * inflates it (bounded by its size limit) and, for text, validates UTF-8.
+ */
+export interface CompressedMessage {
+  readonly type: 'compressed';
+  /** Binary (true) or text (false) once inflated. */
+  readonly binary: boolean;
+  readonly data: Uint8Array;
+}
+
 /** A ping from the peer. The connection has already queued the pong unless `autoPong` is off. */
 export interface PingReceived {
   readonly type: 'ping';
@@ -56,6 +68,7 @@ export interface ProtocolFailure {
 export type ProtocolEvent =
   | TextMessage
   | BinaryMessage
+  | CompressedMessage
   | PingReceived
   | PongReceived
   | CloseReceived

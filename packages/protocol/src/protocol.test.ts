@@ -713,3 +713,79 @@ describe('properties', () => {
     });
   }
 });
+
+describe('permessage-deflate framing (RFC 7692 §6)', () => {
+  // "Hello" compressed with DEFLATE, from RFC 7692 §7.2.3.1.
+  const helloDeflated = hex('f2 48 cd c9 c9 07 00');
+
+  it('without the extension, RSV1 is a protocol error', () => {
+    const events = feed(server(), clientFrame(helloDeflated, { opcode: Opcode.TEXT, rsv1: true }));
+    expect(failureOf(events)).toEqual({ code: 1002, error: 'WS_ERR_UNEXPECTED_RSV' });
+  });
+
+  it('reports a compressed message, unvalidated, for the I/O layer to inflate (RFC 7692 §7.2.3.1)', () => {
+    const c = client({ perMessageDeflate: true });
+    expect(feed(c, hex('c1 07 f2 48 cd c9 c9 07 00'))).toEqual([
+      { type: 'compressed', binary: false, data: helloDeflated },
+    ]);
+  });
+
+  it('reassembles a compressed message sent in fragments (RSV1 on the first only, RFC 7692 §7.2.3.3)', () => {
+    const c = client({ perMessageDeflate: true });
+    expect(feed(c, hex('41 03 f2 48 cd'), hex('80 04 c9 c9 07 00'))).toEqual([
+      { type: 'compressed', binary: false, data: helloDeflated },
+    ]);
+  });
+
+  it('uncompressed messages still pass as usual when the extension is on', () => {
+    const s = server({ perMessageDeflate: true });
+    expect(feed(s, clientFrame('plain', { opcode: Opcode.TEXT }))).toEqual([{ type: 'text', data: 'plain' }]);
+    expect(feed(s, clientFrame(new Uint8Array([1, 2]), { opcode: Opcode.BINARY, rsv1: true }))).toEqual([
+      { type: 'compressed', binary: true, data: new Uint8Array([1, 2]) },
+    ]);
+  });
+
+  it('RSV1 on a continuation frame or a control frame is a protocol error', () => {
+    const s = server({ perMessageDeflate: true });
+    const events = feed(
+      s,
+      clientFrame(helloDeflated.subarray(0, 3), { opcode: Opcode.TEXT, fin: false, rsv1: true }),
+      clientFrame(helloDeflated.subarray(3), { opcode: Opcode.CONTINUATION, rsv1: true }),
+    );
+    expect(failureOf(events)).toEqual({ code: 1002, error: 'WS_ERR_UNEXPECTED_RSV' });
+    const ping = feed(
+      server({ perMessageDeflate: true }),
+      clientFrame('p', { opcode: Opcode.PING, rsv1: true }),
+    );
+    expect(failureOf(ping)).toEqual({ code: 1002, error: 'WS_ERR_UNEXPECTED_RSV' });
+  });
+
+  it('RSV2 and RSV3 stay errors with the extension on', () => {
+    const events = feed(
+      server({ perMessageDeflate: true }),
+      clientFrame('x', { opcode: Opcode.TEXT, rsv2: true }),
+    );
+    expect(failureOf(events)).toEqual({ code: 1002, error: 'WS_ERR_UNEXPECTED_RSV' });
+  });
+
+  it('sends a compressed payload with RSV1 on the first frame only', () => {
+    const s = server({ perMessageDeflate: true });
+    s.sendText(helloDeflated, true, true);
+    expect(concat(s.dataToSend())).toEqual(hex('c1 07 f2 48 cd c9 c9 07 00'));
+    s.sendBinary(helloDeflated.subarray(0, 3), false, true);
+    s.sendContinuation(helloDeflated.subarray(3), true);
+    expect(concat(s.dataToSend())).toEqual(hex('42 03 f2 48 cd 80 04 c9 c9 07 00'));
+  });
+
+  it('refuses to send compressed payloads when the extension was not negotiated', () => {
+    expect(() => server().sendBinary(helloDeflated, true, true)).toThrow(TypeError);
+  });
+
+  it('limits apply to the compressed size on the wire', () => {
+    const events = feed(
+      server({ perMessageDeflate: true, maxMessageSize: 4, maxFrameSize: 100 }),
+      clientFrame(helloDeflated, { opcode: Opcode.TEXT, rsv1: true }),
+    );
+    expect(failureOf(events)).toEqual({ code: 1009, error: 'WS_ERR_MESSAGE_TOO_BIG' });
+  });
+});

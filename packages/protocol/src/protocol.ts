@@ -51,6 +51,12 @@ export interface ProtocolOptions extends Partial<ProtocolLimits> {
   readonly side: Side;
   /** Answer pings with pongs automatically. Default true. */
   readonly autoPong?: boolean;
+  /**
+   * permessage-deflate was negotiated (RFC 7692): RSV1 marks compressed messages.
+   * They arrive as `compressed` events for the I/O layer to inflate, and
+   * `sendText`/`sendBinary` take an already compressed payload with `compressed = true`.
+   */
+  readonly perMessageDeflate?: boolean;
 }
 
 /** Defaults for {@link ProtocolLimits}. */
@@ -71,6 +77,7 @@ export interface CloseInfo {
 }
 
 const EMPTY = new Uint8Array(0);
+const RSV1 = 4;
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
 const textEncoder = new TextEncoder();
@@ -94,6 +101,7 @@ export class Protocol {
   readonly limits: ProtocolLimits;
 
   private readonly autoPong: boolean;
+  private readonly compression: boolean;
   private readonly parser: FrameParser;
   private currentState: ProtocolState = ProtocolState.OPEN;
   private pendingEvents: ProtocolEvent[] = [];
@@ -108,6 +116,8 @@ export class Protocol {
 
   // Incoming message reassembly.
   private messageOpcode = 0;
+  /** The message's first frame had RSV1: its payload is deflated (RFC 7692 §6). */
+  private messageCompressed = false;
   private messageFrames = 0;
   /** Sum of the announced lengths of this message's frames so far. */
   private messageAnnounced = 0;
@@ -136,7 +146,12 @@ export class Protocol {
     this.side = options.side;
     this.limits = limits;
     this.autoPong = options.autoPong ?? true;
-    this.parser = new FrameParser({ side: options.side, maxFrameSize: limits.maxFrameSize });
+    this.compression = options.perMessageDeflate === true;
+    this.parser = new FrameParser({
+      side: options.side,
+      maxFrameSize: limits.maxFrameSize,
+      allowedRsv: this.compression ? RSV1 : 0,
+    });
   }
 
   /** Where the connection is in its lifecycle. */
@@ -263,14 +278,17 @@ export class Protocol {
    * Sends a text message, or the first fragment of one when `fin` is false.
    * A `Uint8Array` must already hold valid UTF-8: it is sent as is.
    */
-  sendText(data: string | Uint8Array, fin = true): boolean {
+  sendText(data: string | Uint8Array, fin = true, compressed = false): boolean {
     const payload = typeof data === 'string' ? textEncoder.encode(data) : data;
-    return this.sendDataFrame(Opcode.TEXT, payload, fin);
+    return this.sendDataFrame(Opcode.TEXT, payload, fin, compressed);
   }
 
-  /** Sends a binary message, or the first fragment of one when `fin` is false. */
-  sendBinary(data: Uint8Array, fin = true): boolean {
-    return this.sendDataFrame(Opcode.BINARY, data, fin);
+  /**
+   * Sends a binary message, or the first fragment of one when `fin` is false.
+   * `compressed`: the payload is already deflated (permessage-deflate), so RSV1 is set.
+   */
+  sendBinary(data: Uint8Array, fin = true, compressed = false): boolean {
+    return this.sendDataFrame(Opcode.BINARY, data, fin, compressed);
   }
 
   /** Sends the next fragment of the message started with `fin = false`. */
@@ -279,7 +297,7 @@ export class Protocol {
       throw new TypeError('sendContinuation() without a message in progress');
     }
     const payload = typeof data === 'string' ? textEncoder.encode(data) : data;
-    return this.sendDataFrame(Opcode.CONTINUATION, payload, fin);
+    return this.sendDataFrame(Opcode.CONTINUATION, payload, fin, false);
   }
 
   /** Sends a ping carrying up to 125 bytes. */
@@ -348,6 +366,13 @@ export class Protocol {
     const opcode = piece.opcode;
     if (piece.first) {
       if (opcode === Opcode.CONTINUATION) {
+        if (piece.rsv1) {
+          throw new ProtocolError(
+            'WS_ERR_UNEXPECTED_RSV',
+            CloseCode.PROTOCOL_ERROR,
+            'RSV1 set on a continuation frame',
+          );
+        }
         if (this.messageOpcode === 0) {
           throw new ProtocolError(
             'WS_ERR_UNEXPECTED_CONTINUATION',
@@ -363,6 +388,7 @@ export class Protocol {
         );
       } else {
         this.messageOpcode = opcode;
+        this.messageCompressed = piece.rsv1;
       }
       if (++this.messageFrames > this.limits.maxFragments) {
         throw new ProtocolError(
@@ -377,14 +403,18 @@ export class Protocol {
       }
       // The common case: an unfragmented message whose frame arrived in one chunk.
       if (piece.last && piece.fin && this.messageFrames === 1) {
+        const compressed = this.messageCompressed;
         this.resetMessage();
-        this.deliverWhole(opcode, piece.data);
+        if (compressed)
+          this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data: piece.data });
+        else this.deliverWhole(opcode, piece.data);
         return;
       }
     }
 
     const data = piece.data;
-    if (this.messageOpcode === Opcode.TEXT && !this.utf8.push(data)) {
+    // Compressed text is validated after inflating, by whoever inflates it.
+    if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.utf8.push(data)) {
       throw new ProtocolError(
         'WS_ERR_INVALID_UTF8',
         CloseCode.INVALID_PAYLOAD,
@@ -416,7 +446,10 @@ export class Protocol {
   private deliverAssembled(): void {
     const opcode = this.messageOpcode;
     const data = this.messageBuffer.subarray(0, this.messageUsed);
-    if (opcode === Opcode.TEXT) {
+    if (this.messageCompressed) {
+      this.resetMessage();
+      this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data });
+    } else if (opcode === Opcode.TEXT) {
       if (!this.utf8.end()) {
         throw new ProtocolError(
           'WS_ERR_INVALID_UTF8',
@@ -452,6 +485,7 @@ export class Protocol {
 
   private resetMessage(): void {
     this.messageOpcode = 0;
+    this.messageCompressed = false;
     this.messageFrames = 0;
     this.messageAnnounced = 0;
     this.messageBuffer = EMPTY;
@@ -460,6 +494,14 @@ export class Protocol {
   }
 
   private handleControlFrame(piece: FramePiece): void {
+    if (piece.rsv1) {
+      // Only an extension that claims RSV1 gets this far; none applies it to control frames.
+      throw new ProtocolError(
+        'WS_ERR_UNEXPECTED_RSV',
+        CloseCode.PROTOCOL_ERROR,
+        'RSV1 set on a control frame',
+      );
+    }
     const data = piece.data;
     switch (piece.opcode) {
       case Opcode.PING:
@@ -504,14 +546,17 @@ export class Protocol {
     this.currentState = ProtocolState.CLOSING;
   }
 
-  private sendDataFrame(opcode: number, payload: Uint8Array, fin: boolean): boolean {
+  private sendDataFrame(opcode: number, payload: Uint8Array, fin: boolean, compressed: boolean): boolean {
     if (opcode !== Opcode.CONTINUATION && this.sendingOpcode !== 0) {
       throw new TypeError('a fragmented message is in progress: finish it with sendContinuation()');
+    }
+    if (compressed && !this.compression) {
+      throw new TypeError('compressed payloads need permessage-deflate to have been negotiated');
     }
     if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
     if (opcode !== Opcode.CONTINUATION) this.sendingOpcode = opcode;
     if (fin) this.sendingOpcode = 0;
-    this.queueFrame(opcode, payload, fin);
+    this.queueFrame(opcode, payload, fin, compressed);
     return true;
   }
 
@@ -528,10 +573,11 @@ export class Protocol {
     return true;
   }
 
-  private queueFrame(opcode: number, payload: Uint8Array, fin: boolean): void {
+  private queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     const frame = encodeFrame(payload, {
       opcode,
       fin,
+      rsv1,
       mask: this.side === 'client' ? createMaskKey() : undefined,
     });
     this.pendingOutput.push(frame.header);

@@ -7,7 +7,7 @@ import { HandshakeError } from '../errors.ts';
 import { type ClientHandshake, createClientHandshake, validateServerResponse } from '../handshake.ts';
 import { asciiLowerCase } from '../header-values.ts';
 import { type HttpHeadersInit, HttpHeadParser, type HttpResponseHead, headerPairs } from '../http11.ts';
-import { type ConnectionOptions, WebSocketConnection } from './connection.ts';
+import { type ConnectionOptions, ReadyState, WebSocketConnection } from './connection.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
 import type { Dialer, TlsClientOptions, Transport, TransportHandler } from './transport.ts';
 
@@ -241,7 +241,16 @@ class ClientHandshakeStage<Data> implements TransportHandler {
     );
     this.connection = ws;
     this.resolve({ kind: 'open', connection: ws });
-    if (rest.length > 0) ws.handleData(rest);
+    if (rest.length > 0) {
+      // Frames that came with the 101 wait until the caller of connect() has resumed and
+      // attached its listeners (a ping there would otherwise reach nobody); reading
+      // pauses meanwhile so nothing overtakes them.
+      this.transport.pause();
+      setTimeout(() => {
+        ws.handleData(rest);
+        if (ws.readyState !== ReadyState.CLOSED) this.transport.resume();
+      }, 0);
+    }
   }
 
   onDrain(): void {

@@ -1,0 +1,26 @@
+// Echo server on the npm `ws` package, with the same contract as examples/echo/node.mjs:
+//   PORT  port to listen on (default 9001; 0 picks a free one)
+// Every message goes back verbatim with the same type; no permessage-deflate (ws's server
+// default, and fullduplex does not implement it yet). Prints "listening on <port>" when ready;
+// exits cleanly on SIGTERM/SIGINT.
+import { WebSocketServer } from 'ws';
+
+const port = Number(process.env.PORT ?? 9001);
+
+const server = new WebSocketServer({ port, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+server.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+await new Promise((resolve, reject) => {
+  server.once('listening', resolve);
+  server.once('error', reject);
+});
+console.log(`listening on ${server.address().port}`);
+
+const stop = () => {
+  for (const ws of server.clients) ws.terminate();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 1000).unref();
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
