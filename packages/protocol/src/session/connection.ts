@@ -8,6 +8,7 @@ import type { ProtocolEvent } from '../events.ts';
 import { type EncodedFrame, Protocol, type ProtocolLimits, type Side } from '../protocol.ts';
 import { type SendData, toBytes } from './data.ts';
 import { Emitter } from './emitter.ts';
+import type { UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel, type TimerWheel } from './timer-wheel.ts';
 import type { TopicMember, TopicRegistry } from './topics.ts';
 import type { Transport } from './transport.ts';
@@ -132,6 +133,8 @@ export interface ConnectionInfo {
   readonly extensions: string;
   /** The URL (client side) or request target (server side). */
   readonly url: string;
+  /** Server side: the upgrade request the connection was accepted from. */
+  readonly request?: UpgradeRequest;
 }
 
 type Waiter = { resolve: (result: IteratorResult<string | Uint8Array>) => void };
@@ -152,6 +155,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   readonly extensions: string;
   /** The URL (client side) or request target (server side). */
   readonly url: string;
+  /** Server side: the upgrade request it was accepted from (headers, cookies, path…). Undefined on clients. */
+  readonly request: UpgradeRequest | undefined;
 
   /** @internal The transport; adapters and the server use it, applications should not. */
   readonly transport: Transport;
@@ -205,6 +210,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.protocol = info.protocol;
     this.extensions = info.extensions;
     this.url = info.url;
+    this.request = info.request;
     this.data = data;
     this.core = new Protocol({
       side: info.side,

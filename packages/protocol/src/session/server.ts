@@ -346,7 +346,7 @@ class HandshakeStage<Data> implements TransportHandler {
     this.transport.write([response]);
     const ws = new WebSocketConnection<Data>(
       this.transport,
-      { side: 'server', protocol: protocol ?? '', extensions: '', url: head.target },
+      { side: 'server', protocol: protocol ?? '', extensions: '', url: head.target, request },
       options,
       decision?.data as Data,
     );

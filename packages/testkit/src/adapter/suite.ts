@@ -418,6 +418,9 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       expect(seen?.protocols).toEqual(['a', 'b']);
       expect(seen?.remoteAddress).toMatch(/127\.0\.0\.1/);
       expect(peer.remoteAddress).toMatch(/127\.0\.0\.1/);
+      expect(peer.request?.path).toBe('/room/42');
+      expect(peer.request?.headers.get('x-custom')).toBe('1');
+      expect(ws.request).toBeUndefined();
     });
 
     it('rejects from the upgrade hook with any status and body', async () => {
