@@ -3,11 +3,13 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
   type ClientOptions,
+  type ClientRuntime,
   type Dialer,
   type DialOptions,
   connect as sessionConnect,
   type WebSocketConnection,
 } from '@fullduplex/protocol';
+import { zlibDeflateEngine } from '@fullduplex/zlib';
 import { NodeSocketTransport } from './transport.ts';
 
 /** Dials TCP or TLS with `node:net` / `node:tls`. */
@@ -47,6 +49,9 @@ export const nodeDialer: Dialer = (options: DialOptions) =>
     });
   });
 
+/** What the session layer's client needs from Node: the dialer and node:zlib for permessage-deflate. */
+export const nodeRuntime: ClientRuntime = { dial: nodeDialer, deflateEngine: zlibDeflateEngine };
+
 function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
 }
@@ -65,5 +70,5 @@ export function connect<Data = unknown>(
   options?: ClientOptions,
   data?: Data,
 ): Promise<WebSocketConnection<Data>> {
-  return sessionConnect<Data>(nodeDialer, url, options, data);
+  return sessionConnect<Data>(nodeRuntime, url, options, data);
 }

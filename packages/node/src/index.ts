@@ -25,7 +25,7 @@ export {
   WebSocketHandshakeError,
   WebSocketProtocolError,
 } from '@fullduplex/protocol';
-export { connect, nodeDialer } from './client.ts';
+export { connect, nodeDialer, nodeRuntime } from './client.ts';
 export * from './reconnecting.ts';
 export { type NodeServerOptions, WebSocketServer } from './server.ts';
 export { NodeSocketTransport } from './transport.ts';

@@ -1,10 +1,5 @@
 /** The reconnecting WebSocket client on Node's sockets. */
-import {
-  type ClientOptions,
-  createClientHandshake,
-  type ReconnectOptions,
-  ReconnectingWebSocket as SessionReconnectingWebSocket,
-} from '@fullduplex/protocol';
+import { bindReconnectingWebSocket } from '@fullduplex/protocol';
 import { connect } from './client.ts';
 
 export {
@@ -17,16 +12,10 @@ export {
   type ReconnectingSendResult,
   type ReconnectingState,
   ReconnectingWebSocketError,
+  type ReconnectingWebSocketOptions,
   type ReconnectOptions,
   type StopCause,
 } from '@fullduplex/protocol';
-
-/**
- * Options of {@link ReconnectingWebSocket}: everything {@link connect} takes (used for
- * every attempt; `handshakeTimeout` bounds each one) plus the reconnect settings.
- * `signal` stops the client for good rather than aborting one attempt.
- */
-export type ReconnectingWebSocketOptions = ClientOptions & ReconnectOptions;
 
 /**
  * A WebSocket client that reconnects with backoff, queues sends while disconnected
@@ -39,22 +28,6 @@ export type ReconnectingWebSocketOptions = ClientOptions & ReconnectOptions;
  * for await (const message of rws) console.log(message); // ends after rws.stop()
  * ```
  */
-export class ReconnectingWebSocket<Data = unknown> extends SessionReconnectingWebSocket<Data> {
-  /** The URL every attempt dials. */
-  readonly url: string;
-
-  /**
-   * Starts connecting at once. Throws (TypeError) for a URL or subprotocol list no
-   * attempt could succeed with, rather than retrying forever.
-   */
-  constructor(url: string | URL, options: ReconnectingWebSocketOptions = {}, data?: Data) {
-    const href = typeof url === 'string' ? url : url.href;
-    createClientHandshake({
-      url: href,
-      protocols: typeof options.protocols === 'string' ? [options.protocols] : options.protocols,
-    });
-    const connectOptions: ClientOptions = { ...options, signal: undefined };
-    super((signal) => connect<Data>(href, { ...connectOptions, signal }, data), options);
-    this.url = href;
-  }
-}
+export const ReconnectingWebSocket = bindReconnectingWebSocket(connect);
+/** An instance of {@link ReconnectingWebSocket}. */
+export type ReconnectingWebSocket<Data = unknown> = InstanceType<typeof ReconnectingWebSocket<Data>>;

@@ -23,6 +23,7 @@ import {
   WebSocketServer as SessionServer,
   type WebSocketConnection,
 } from '@fullduplex/protocol';
+import { zlibDeflateEngine } from '@fullduplex/zlib';
 import { NodeSocketTransport } from './transport.ts';
 
 /** Options of the Node {@link WebSocketServer}. */
@@ -58,7 +59,7 @@ export class WebSocketServer<Data = unknown> extends SessionServer<Data> {
   private readonly onHttpUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | undefined;
 
   constructor(options: NodeServerOptions<Data> = {}) {
-    super(options);
+    super(options, { deflateEngine: zlibDeflateEngine });
     if (options.server) {
       const httpServer = options.server;
       this.httpServer = httpServer;

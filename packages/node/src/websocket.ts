@@ -10,7 +10,7 @@
  * The third constructor argument (the `ClientOptions` of `connect()`) is non-standard.
  */
 import { createWebSocketClass } from '@fullduplex/protocol';
-import { nodeDialer } from './client.ts';
+import { nodeRuntime } from './client.ts';
 
 export {
   CloseEvent,
@@ -21,6 +21,6 @@ export {
 } from '@fullduplex/protocol';
 
 /** The WHATWG `WebSocket` class, dialling with `node:net` / `node:tls`. */
-export const WebSocket = createWebSocketClass(nodeDialer);
+export const WebSocket = createWebSocketClass(nodeRuntime);
 /** An instance of {@link WebSocket}. */
 export type WebSocket = InstanceType<typeof WebSocket>;

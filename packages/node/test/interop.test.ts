@@ -641,8 +641,8 @@ describe('our client ↔ Python websockets server', () => {
       );
       expect(result).toEqual({
         protocol: 'chat.v1',
-        // The peer enables permessage-deflate, but only answers an offer; we make none.
-        extensions: '',
+        // Python websockets answers our permessage-deflate offer with its 12-bit windows.
+        extensions: 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12',
         received: ECHOES,
         close: { ...CLIENT_CLOSE, wasClean: true },
         errors: [],
@@ -663,7 +663,7 @@ describe('our client ↔ Python websockets server', () => {
       );
       expect(result).toEqual({
         protocol: 'chat.v1',
-        extensions: '',
+        extensions: 'permessage-deflate; server_max_window_bits=12; client_max_window_bits=12',
         received: [ECHOES[0], echoSummary(BIG)],
         close: { ...SERVER_CLOSE, wasClean: true },
         errors: [],

@@ -11,6 +11,7 @@
 export * from './base64.ts';
 export * from './errors.ts';
 export * from './events.ts';
+export * from './extensions/deflate-engine.ts';
 export * from './extensions/permessage-deflate.ts';
 export * from './frames.ts';
 export * from './handshake.ts';
@@ -19,7 +20,12 @@ export * from './http11.ts';
 export * from './mask.ts';
 export * from './protocol.ts';
 // Session layer
-export { type ClientOptions, connect, WebSocketHandshakeError } from './session/client.ts';
+export {
+  type ClientOptions,
+  type ClientRuntime,
+  connect,
+  WebSocketHandshakeError,
+} from './session/client.ts';
 export {
   type ConnectionEventMap,
   type ConnectionInfo,

@@ -110,6 +110,8 @@ export class Protocol {
   private sentClose: CloseInfo | undefined;
   private receivedClose: CloseInfo | undefined;
   private failure: ProtocolError | undefined;
+  /** Parsing waits for {@link continueAfterCompressed} (see there). */
+  private awaitingInflate = false;
   /** Input is ignored once the peer's close frame arrived or the connection failed. */
   private discarding = false;
   private endRequested = false;
@@ -210,13 +212,29 @@ export class Protocol {
    */
   receiveData(chunk: Uint8Array): void {
     if (this.discarding || chunk.length === 0) return;
+    this.parser.push(chunk);
+    if (!this.awaitingInflate) this.parseAvailable();
+  }
+
+  /**
+   * With permessage-deflate, parsing stops after each `compressed` event, so the I/O
+   * layer can inflate that message before anything received after it is acted on
+   * (a close frame's reply must not overtake it). Call this once the message has
+   * been inflated and delivered; bytes received meanwhile are parsed now.
+   */
+  continueAfterCompressed(): void {
+    if (!this.awaitingInflate) return;
+    this.awaitingInflate = false;
+    if (!this.discarding) this.parseAvailable();
+  }
+
+  private parseAvailable(): void {
     const parser = this.parser;
-    parser.push(chunk);
     try {
       for (let piece = parser.next(); piece !== undefined; piece = parser.next()) {
         if (piece.opcode >= Opcode.CLOSE) this.handleControlFrame(piece);
         else this.handleDataPiece(piece);
-        if (this.discarding) return;
+        if (this.discarding || this.awaitingInflate) return;
       }
     } catch (error) {
       if (error instanceof ProtocolError) {
@@ -405,8 +423,7 @@ export class Protocol {
       if (piece.last && piece.fin && this.messageFrames === 1) {
         const compressed = this.messageCompressed;
         this.resetMessage();
-        if (compressed)
-          this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data: piece.data });
+        if (compressed) this.deliverCompressed(opcode, piece.data);
         else this.deliverWhole(opcode, piece.data);
         return;
       }
@@ -423,6 +440,11 @@ export class Protocol {
     }
     this.append(data);
     if (piece.last && piece.fin) this.deliverAssembled();
+  }
+
+  private deliverCompressed(opcode: number, data: Uint8Array): void {
+    this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data });
+    this.awaitingInflate = true;
   }
 
   private deliverWhole(opcode: number, data: Uint8Array): void {
@@ -448,7 +470,7 @@ export class Protocol {
     const data = this.messageBuffer.subarray(0, this.messageUsed);
     if (this.messageCompressed) {
       this.resetMessage();
-      this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data });
+      this.deliverCompressed(opcode, data);
     } else if (opcode === Opcode.TEXT) {
       if (!this.utf8.end()) {
         throw new ProtocolError(

@@ -4,10 +4,17 @@
  * an open {@link WebSocketConnection}.
  */
 import { HandshakeError } from '../errors.ts';
+import type { DeflateEngine, DeflateEngineFactory } from '../extensions/deflate-engine.ts';
+import {
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  type DeflateParams,
+} from '../extensions/permessage-deflate.ts';
 import { type ClientHandshake, createClientHandshake, validateServerResponse } from '../handshake.ts';
-import { asciiLowerCase } from '../header-values.ts';
+import { asciiLowerCase, formatExtensionOffers } from '../header-values.ts';
 import { type HttpHeadersInit, HttpHeadParser, type HttpResponseHead, headerPairs } from '../http11.ts';
 import { type ConnectionOptions, ReadyState, WebSocketConnection } from './connection.ts';
+import { type DeflateSetup, resolveDeflate } from './deflate-setup.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
 import type { Dialer, TlsClientOptions, Transport, TransportHandler } from './transport.ts';
 
@@ -31,6 +38,12 @@ export interface ClientOptions extends ConnectionOptions {
   readonly maxHeaderCount?: number;
   /** Aborts the connection attempt. */
   readonly signal?: AbortSignal;
+}
+
+/** What an adapter gives `connect`: its dialer and, where it has one, its deflate engine. */
+export interface ClientRuntime {
+  readonly dial: Dialer;
+  readonly deflateEngine?: DeflateEngineFactory;
 }
 
 /** The handshake could not be completed. `status` is the HTTP status received (0 if none). */
@@ -57,11 +70,18 @@ const SENSITIVE_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorizati
  * Rejects with a {@link WebSocketHandshakeError}; never leaves a socket behind.
  */
 export async function connect<Data = unknown>(
-  dial: Dialer,
+  runtime: Dialer | ClientRuntime,
   url: string | URL,
   options: ClientOptions = {},
   data?: Data,
 ): Promise<WebSocketConnection<Data>> {
+  const dial = typeof runtime === 'function' ? runtime : runtime.dial;
+  const deflate = resolveDeflate(
+    options.perMessageDeflate,
+    typeof runtime === 'function' ? undefined : runtime.deflateEngine,
+    true,
+  );
+  const extensionOffer = deflate ? formatExtensionOffers([buildDeflateOffer(deflate)]) : undefined;
   const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const controller = new AbortController();
   const deadline = new Deadline(() =>
@@ -88,8 +108,9 @@ export async function connect<Data = unknown>(
         protocols: typeof options.protocols === 'string' ? [options.protocols] : options.protocols,
         headers,
         origin: options.origin,
+        extensions: extensionOffer,
       });
-      const outcome = await attempt<Data>(dial, handshake, options, controller.signal, data);
+      const outcome = await attempt<Data>(dial, handshake, options, deflate, controller.signal, data);
       if (outcome.kind === 'open') return outcome.connection;
       if (redirects >= maxRedirects) {
         throw new WebSocketHandshakeError(
@@ -118,6 +139,7 @@ async function attempt<Data>(
   dial: Dialer,
   handshake: ClientHandshake,
   options: ClientOptions,
+  deflate: DeflateSetup | undefined,
   signal: AbortSignal,
   data: Data | undefined,
 ): Promise<Outcome<Data>> {
@@ -149,6 +171,7 @@ async function attempt<Data>(
       pending.transport,
       handshake,
       options,
+      deflate,
       data,
       resolve,
       reject,
@@ -172,6 +195,7 @@ class ClientHandshakeStage<Data> implements TransportHandler {
     private readonly transport: Transport,
     private readonly handshake: ClientHandshake,
     private readonly options: ClientOptions,
+    private readonly deflate: DeflateSetup | undefined,
     private readonly data: Data | undefined,
     private readonly resolve: (outcome: Outcome<Data>) => void,
     private readonly reject: (error: unknown) => void,
@@ -221,21 +245,41 @@ class ClientHandshakeStage<Data> implements TransportHandler {
       this.fail(asHandshakeError(error, head.status));
       return;
     }
+    let engine: DeflateEngine | undefined;
     if (negotiated.extensions.length > 0) {
-      // No extension was offered yet (permessage-deflate lands separately), so any is unexpected.
-      this.fail(
-        new WebSocketHandshakeError(
-          'WS_INVALID_EXTENSION',
-          head.status,
-          'server accepted an extension that was not offered',
-        ),
-      );
-      return;
+      // permessage-deflate is the only extension we offer, so it is the only one allowed, once.
+      const [answer, ...more] = negotiated.extensions;
+      const setup = this.deflate;
+      if (!answer || more.length > 0 || !setup) {
+        this.fail(
+          new WebSocketHandshakeError(
+            'WS_INVALID_EXTENSION',
+            head.status,
+            'server accepted extensions that were not offered',
+          ),
+        );
+        return;
+      }
+      let params: DeflateParams;
+      try {
+        params = acceptDeflateResponse(answer, setup, head.status);
+      } catch (error) {
+        this.fail(asHandshakeError(error, head.status));
+        return;
+      }
+      engine = setup.engine({ side: 'client', params, level: setup.level, memLevel: setup.memLevel });
     }
     this.settle();
     const ws = new WebSocketConnection<Data>(
       this.transport,
-      { side: 'client', protocol: negotiated.protocol, extensions: '', url: this.handshake.url },
+      {
+        side: 'client',
+        protocol: negotiated.protocol,
+        extensions: engine ? (head.headers.get('sec-websocket-extensions') ?? '') : '',
+        url: this.handshake.url,
+        deflate: engine,
+        deflateThreshold: this.deflate?.threshold,
+      },
       this.options,
       this.data as Data,
     );

@@ -4,9 +4,14 @@
  * heartbeat) and turns the core's events into listener calls and async iteration.
  */
 import { CloseCode } from '../errors.ts';
-import type { ProtocolEvent } from '../events.ts';
+import type { CompressedMessage, ProtocolEvent } from '../events.ts';
+import {
+  type DeflateEngine,
+  InflateLimitError,
+  type PerMessageDeflateOptions,
+} from '../extensions/deflate-engine.ts';
 import { type EncodedFrame, Protocol, type ProtocolLimits, type Side } from '../protocol.ts';
-import { type SendData, toBytes } from './data.ts';
+import { encodeText, type SendData, toBytes } from './data.ts';
 import { Emitter } from './emitter.ts';
 import type { UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel, type TimerWheel } from './timer-wheel.ts';
@@ -60,6 +65,11 @@ export interface ConnectionOptions extends Partial<ProtocolLimits> {
   readonly maxQueuedMessages?: number;
   /** The wheel that runs this connection's timeouts. Default: the shared one. */
   readonly timerWheel?: TimerWheel;
+  /**
+   * permessage-deflate (RFC 7692): `true` or settings to enable, `false` to disable.
+   * Servers: off unless enabled. Clients: offered by default.
+   */
+  readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 /** Listener signatures of a {@link WebSocketConnection}. */
@@ -135,6 +145,10 @@ export interface ConnectionInfo {
   readonly url: string;
   /** Server side: the upgrade request the connection was accepted from. */
   readonly request?: UpgradeRequest;
+  /** The permessage-deflate engine, when the extension was negotiated. */
+  readonly deflate?: DeflateEngine;
+  /** Messages below this many bytes go uncompressed. Default 1024. */
+  readonly deflateThreshold?: number;
 }
 
 type Waiter = { resolve: (result: IteratorResult<string | Uint8Array>) => void };
@@ -169,6 +183,21 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private readonly heartbeat: { interval: number; timeout: number } | undefined;
   private readonly idleTimeoutMs: number;
   private readonly maxQueuedMessages: number;
+
+  private readonly deflate: DeflateEngine | undefined;
+  private readonly deflateThreshold: number;
+  private readonly compressOutgoing: boolean;
+  /**
+   * Sends waiting behind an asynchronous compression, in call order: while it
+   * exists every data send and the close frame queue here, so the wire order is
+   * the call order. Pings and pongs may overtake (control frames interleave).
+   */
+  private sendQueue: PendingSend[] | undefined;
+  private queuedBytes = 0;
+  /** An asynchronous inflate is running; the core holds what arrives after it. */
+  private inflating = false;
+  /** Set when we failed the connection above the core; reported as the close code. */
+  private failedWith: { closeCode: number; message: string } | undefined;
 
   private state: ReadyState = ReadyState.OPEN;
   private needDrain = false;
@@ -212,12 +241,16 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.url = info.url;
     this.request = info.request;
     this.data = data;
+    this.deflate = info.deflate;
+    this.compressOutgoing = info.deflate !== undefined && info.deflate.compresses !== false;
+    this.deflateThreshold = nonNegative('deflateThreshold', info.deflateThreshold ?? 1024);
     this.core = new Protocol({
       side: info.side,
       maxMessageSize: options.maxMessageSize,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
       autoPong: options.autoPong,
+      perMessageDeflate: info.deflate !== undefined,
     });
     this.wheel = options.timerWheel ?? sharedTimerWheel();
     this.highWaterMark = nonNegative('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
@@ -252,7 +285,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   /** Bytes written but not yet sent by the transport. */
   get bufferedAmount(): number {
-    return this.transport.bufferedAmount;
+    return this.transport.bufferedAmount + this.queuedBytes;
   }
 
   /** The peer's IP address. */
@@ -299,18 +332,110 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    * state; see {@link SendResult}.
    */
   send(data: SendData, options?: { readonly binary?: boolean }): SendResult {
-    if (typeof data === 'string') {
-      if (this.state !== ReadyState.OPEN) return 'dropped';
-      if (!this.admit(data.length)) return 'dropped';
-      if (options?.binary) this.core.sendBinary(new TextEncoder().encode(data));
-      else this.core.sendText(data);
+    const isText = typeof data === 'string' && !options?.binary;
+    const value = typeof data === 'string' ? data : toBytes(data);
+    if (this.state !== ReadyState.OPEN) return 'dropped';
+    const size = value.length;
+    if (!this.admit(size)) return 'dropped';
+    if (this.compressOutgoing && size >= this.deflateThreshold) return this.sendCompressed(value, isText);
+    if (this.sendQueue !== undefined) {
+      const payload = typeof value === 'string' ? encodeText(value) : value;
+      return this.queueSend({ kind: 'data', text: isText, payload, compressed: false, size });
+    }
+    if (typeof value === 'string') {
+      if (isText) this.core.sendText(value);
+      else this.core.sendBinary(encodeText(value));
     } else {
-      const bytes = toBytes(data);
-      if (this.state !== ReadyState.OPEN) return 'dropped';
-      if (!this.admit(bytes.length)) return 'dropped';
-      this.core.sendBinary(bytes);
+      this.core.sendBinary(value);
     }
     return this.flush();
+  }
+
+  private sendCompressed(data: string | Uint8Array, isText: boolean): SendResult {
+    const bytes = typeof data === 'string' ? encodeText(data) : data;
+    let payload: Uint8Array | Promise<Uint8Array>;
+    try {
+      payload = (this.deflate as DeflateEngine).compress(bytes);
+    } catch (error) {
+      this.compressionFailed(error);
+      return 'dropped';
+    }
+    if (this.sendQueue !== undefined || !(payload instanceof Uint8Array)) {
+      return this.queueSend({ kind: 'data', text: isText, payload, compressed: true, size: bytes.length });
+    }
+    if (isText) this.core.sendText(payload, true, true);
+    else this.core.sendBinary(payload, true, true);
+    return this.flush();
+  }
+
+  private queueSend(send: PendingSend): SendResult {
+    this.sendQueue ??= [];
+    this.sendQueue.push(send);
+    this.queuedBytes += send.size;
+    this.pumpQueue();
+    return this.bufferedAmount > this.highWaterMark ? this.markNeedDrain() : 'sent';
+  }
+
+  private markNeedDrain(): SendResult {
+    this.needDrain = true;
+    return 'buffered';
+  }
+
+  /** Sends queued items in order until one is still being compressed. */
+  private pumpQueue(): void {
+    const queue = this.sendQueue;
+    if (queue === undefined) return;
+    while (queue.length > 0) {
+      const head = queue[0] as PendingSend;
+      if (head.kind === 'data' && !(head.payload instanceof Uint8Array)) {
+        if (!head.waiting) {
+          head.waiting = true;
+          head.payload.then(
+            (payload) => {
+              head.payload = payload;
+              this.pumpQueue();
+            },
+            (error: unknown) => this.compressionFailed(error),
+          );
+        }
+        return;
+      }
+      queue.shift();
+      this.queuedBytes -= head.size;
+      if (this.state === ReadyState.CLOSED) continue;
+      if (head.kind === 'close') {
+        this.core.sendClose(head.code, head.reason);
+        continue;
+      }
+      if (head.kind === 'shared') {
+        this.core.sendEncoded(head.frame);
+        continue;
+      }
+      const payload = head.payload as Uint8Array;
+      if (head.text) this.core.sendText(payload, true, head.compressed);
+      else this.core.sendBinary(payload, true, head.compressed);
+    }
+    this.sendQueue = undefined;
+    this.flush();
+    this.afterCoreStep();
+    this.handleDrain();
+  }
+
+  private compressionFailed(error: unknown): void {
+    this.sendQueue = undefined;
+    this.queuedBytes = 0;
+    if (this.state === ReadyState.CLOSED) return;
+    this.emit(
+      'error',
+      new WebSocketError('WS_TRANSPORT', `compression failed: ${(error as Error)?.message ?? error}`, {
+        cause: error,
+      }),
+    );
+    this.failedWith = { closeCode: CloseCode.INTERNAL_ERROR, message: 'compression failed' };
+    this.core.fail(CloseCode.INTERNAL_ERROR, 'compression failed');
+    this.state = ReadyState.CLOSING;
+    this.flush();
+    this.afterCoreStep();
   }
 
   /**
@@ -348,6 +473,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     if (this.state !== ReadyState.OPEN) return 'dropped';
     const frame = shared.frame;
     if (!this.admit(frame.payload.length)) return 'dropped';
+    if (this.sendQueue !== undefined)
+      return this.queueSend({ kind: 'shared', frame, size: frame.payload.length });
     if (!this.core.sendEncoded(frame)) return 'dropped';
     return this.flush();
   }
@@ -377,6 +504,13 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     if (this.state !== ReadyState.OPEN) {
       // Validate arguments all the same, so misuse is not hidden by timing.
       if (code !== undefined || reason !== undefined) this.core.validateClose(code, reason);
+      return;
+    }
+    if (this.sendQueue !== undefined) {
+      // The close frame goes out after the messages still being compressed.
+      this.core.validateClose(code, reason);
+      this.state = ReadyState.CLOSING;
+      this.queueSend({ kind: 'close', code, reason, size: 0 });
       return;
     }
     this.core.sendClose(code, reason);
@@ -489,8 +623,102 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.lastReceived = this.wheel.now;
     this.pingOutstanding = false;
     this.core.receiveData(chunk);
-    const events = this.core.events();
-    for (let i = 0; i < events.length; i++) this.dispatch(events[i] as ProtocolEvent);
+    if (!this.inflating) this.processCoreEvents();
+  }
+
+  /**
+   * Dispatches what the core reported. A compressed message is always the last event
+   * of a batch (the core stops parsing after it): it is inflated, delivered, and then
+   * the core continues with the bytes after it. While an inflate runs asynchronously,
+   * reading pauses and the core holds what arrives.
+   */
+  private processCoreEvents(): void {
+    for (;;) {
+      const events = this.core.events();
+      if (events.length === 0) break;
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i] as ProtocolEvent;
+        if (event.type !== 'compressed') {
+          this.dispatch(event);
+          continue;
+        }
+        if (!this.inflateNow(event)) return;
+        this.core.continueAfterCompressed();
+      }
+    }
+    this.flush();
+    this.afterCoreStep();
+  }
+
+  /**
+   * Inflates a compressed message and dispatches it. Returns false when the engine
+   * went asynchronous; the rest of the work resumes when it settles.
+   */
+  private inflateNow(event: CompressedMessage): boolean {
+    let result: Uint8Array | Promise<Uint8Array>;
+    try {
+      result = (this.deflate as DeflateEngine).decompress(event.data, this.core.limits.maxMessageSize);
+    } catch (error) {
+      this.inflateFailed(error);
+      return true;
+    }
+    if (result instanceof Uint8Array) {
+      this.deliverInflated(event, result);
+      return true;
+    }
+    this.inflating = true;
+    this.transport.pause();
+    const settle = (data: Uint8Array | undefined, error?: unknown): void => {
+      this.inflating = false;
+      if (data !== undefined) this.deliverInflated(event, data);
+      else this.inflateFailed(error);
+      if (this.state === ReadyState.CLOSED) return;
+      this.core.continueAfterCompressed();
+      this.processCoreEvents();
+      if (!this.inflating && !this.paused) this.transport.resume();
+    };
+    result.then(
+      (data) => settle(data),
+      (error: unknown) => settle(undefined, error),
+    );
+    return false;
+  }
+
+  private deliverInflated(event: CompressedMessage, data: Uint8Array): void {
+    if (this.state === ReadyState.CLOSED || this.core.error) return;
+    if (event.binary) {
+      this.dispatch({ type: 'binary', data });
+      return;
+    }
+    let text: string;
+    try {
+      text = fatalDecoder.decode(data);
+    } catch {
+      this.failLocally(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+      return;
+    }
+    this.dispatch({ type: 'text', data: text });
+  }
+
+  private inflateFailed(error: unknown): void {
+    if (this.state === ReadyState.CLOSED) return;
+    if (error instanceof InflateLimitError) {
+      this.failLocally(CloseCode.MESSAGE_TOO_BIG, 'WS_ERR_MESSAGE_TOO_BIG', 'message too big once inflated');
+    } else {
+      this.failLocally(
+        CloseCode.INVALID_PAYLOAD,
+        'WS_ERR_INFLATE',
+        'compressed message could not be inflated',
+      );
+    }
+  }
+
+  /** Fails the connection for a problem found above the core (after inflating). */
+  private failLocally(code: number, errorCode: string, reason: string): void {
+    this.failedWith = { closeCode: code, message: reason };
+    this.emit('error', new WebSocketProtocolError(errorCode, code, reason));
+    this.core.fail(code, reason);
+    this.state = ReadyState.CLOSING;
     this.flush();
     this.afterCoreStep();
   }
@@ -516,6 +744,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
     this.core.receiveEof();
+    this.sendQueue = undefined;
+    this.queuedBytes = 0;
+    this.deflate?.close();
     if (this.closeDeadline) this.wheel.disarm(this.closeDeadline);
     if (this.timerDeadline) this.wheel.disarm(this.timerDeadline);
     if (error && !this.core.error && !this.localError) {
@@ -523,8 +754,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       this.emit('error', this.localError);
     }
     const received = this.core.closeReceived;
-    const code = received ? received.code : (this.core.error?.closeCode ?? CloseCode.ABNORMAL);
-    const reason = received ? received.reason : (this.core.error?.message ?? '');
+    const failed = this.core.error ?? this.failedWith;
+    const code = received ? received.code : failed ? failed.closeCode : CloseCode.ABNORMAL;
+    const reason = received ? received.reason : (failed?.message ?? '');
     this.closeInfo = { code, reason, wasClean: this.core.closedCleanly };
     this.owner?.onClosed(this);
     this.releaseWaiters();
@@ -610,6 +842,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       `send buffer over ${this.maxBufferedAmount} bytes`,
     );
     this.emit('error', this.localError);
+    this.failedWith = { closeCode: CloseCode.POLICY_VIOLATION, message: 'send buffer limit exceeded' };
     this.core.fail(CloseCode.POLICY_VIOLATION, 'send buffer limit exceeded');
     this.state = ReadyState.CLOSING;
     this.flush();
@@ -699,6 +932,21 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.armTimers();
   }
 }
+
+/** A send waiting in {@link WebSocketConnection}'s queue. */
+type PendingSend =
+  | {
+      kind: 'data';
+      text: boolean;
+      payload: Uint8Array | Promise<Uint8Array>;
+      compressed: boolean;
+      size: number;
+      waiting?: boolean;
+    }
+  | { kind: 'shared'; frame: EncodedFrame; size: number }
+  | { kind: 'close'; code: number | undefined; reason: string | undefined; size: number };
+
+const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const EMPTY = new Uint8Array(0);
 

@@ -29,6 +29,8 @@
  *   (`handshakeTimeout`). After `stop()` resolves nothing is armed or open.
  */
 import { encodeClosePayload } from '../frames.ts';
+import { createClientHandshake } from '../handshake.ts';
+import type { ClientOptions } from './client.ts';
 import { ReadyState, type SendResult, type WebSocketConnection } from './connection.ts';
 import { type SendData, toBytes } from './data.ts';
 import { Emitter } from './emitter.ts';
@@ -689,4 +691,61 @@ function nonNegative(name: string, value: number): number {
     throw new RangeError(`${name} must be a non-negative number, got ${String(value)}`);
   }
   return value;
+}
+
+/** An adapter's `connect`, as {@link bindReconnectingWebSocket} takes it. */
+export type UrlConnect = <Data>(
+  url: string,
+  options: ClientOptions,
+  data?: Data,
+) => Promise<WebSocketConnection<Data>>;
+
+/** Options of a URL-bound reconnecting client: `connect()`'s options plus the reconnect settings. */
+export type ReconnectingWebSocketOptions = ClientOptions & ReconnectOptions;
+
+const urlConnectors = new WeakMap<object, UrlConnect>();
+
+/**
+ * The reconnecting client bound to a URL and a runtime's `connect`, as the adapters
+ * export it (`new ReconnectingWebSocket(url, options)`). Every attempt calls `connect`
+ * with the same options (`handshakeTimeout` bounds each one); `signal` stops the
+ * client for good rather than aborting one attempt.
+ */
+export class UrlReconnectingWebSocket<Data = unknown> extends ReconnectingWebSocket<Data> {
+  /** The URL every attempt dials. */
+  readonly url: string;
+
+  /**
+   * Starts connecting at once. Throws (TypeError) for a URL or subprotocol list no
+   * attempt could succeed with, rather than retrying forever.
+   */
+  constructor(url: string | URL, options: ReconnectingWebSocketOptions = {}, data?: Data) {
+    const connect = connectorOf(new.target);
+    const href = typeof url === 'string' ? url : url.href;
+    createClientHandshake({
+      url: href,
+      protocols: typeof options.protocols === 'string' ? [options.protocols] : options.protocols,
+    });
+    const connectOptions: ClientOptions = { ...options, signal: undefined };
+    super((signal) => connect<Data>(href, { ...connectOptions, signal }, data), options);
+    this.url = href;
+  }
+}
+
+function connectorOf(target: object | undefined): UrlConnect {
+  for (let c = target; c; c = Object.getPrototypeOf(c) as object | undefined) {
+    const connect = urlConnectors.get(c);
+    if (connect) return connect;
+  }
+  throw new TypeError('use bindReconnectingWebSocket(connect) to get a constructible ReconnectingWebSocket');
+}
+
+/**
+ * The adapters' `ReconnectingWebSocket`: {@link UrlReconnectingWebSocket} dialling
+ * with their own `connect`.
+ */
+export function bindReconnectingWebSocket(connect: UrlConnect): typeof UrlReconnectingWebSocket {
+  class ReconnectingWebSocket<Data = unknown> extends UrlReconnectingWebSocket<Data> {}
+  urlConnectors.set(ReconnectingWebSocket, connect);
+  return ReconnectingWebSocket;
 }

@@ -5,15 +5,19 @@
  * Adapters add the listening socket; everything else lives here.
  */
 import { HandshakeError } from '../errors.ts';
+import type { DeflateEngineFactory } from '../extensions/deflate-engine.ts';
+import { type DeflateAgreement, negotiateDeflate } from '../extensions/permessage-deflate.ts';
 import {
   buildAcceptResponse,
   buildErrorResponse,
   buildRejectResponse,
   validateClientRequest,
 } from '../handshake.ts';
+import { formatExtensionOffers } from '../header-values.ts';
 import { type HttpHeadersInit, HttpHeadParser, type HttpRequestHead } from '../http11.ts';
 import { type ConnectionOptions, ReadyState, WebSocketConnection } from './connection.ts';
 import type { SendData } from './data.ts';
+import { type DeflateSetup, resolveDeflate } from './deflate-setup.ts';
 import { Emitter } from './emitter.ts';
 import { UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
@@ -102,9 +106,19 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
   private readonly pending = new Set<Transport>();
   private closing: Promise<void> | undefined;
 
-  constructor(options: ServerOptions<Data> = {}) {
+  /** @internal Compression settings with the engine resolved, or undefined when off. */
+  readonly deflate: DeflateSetup | undefined;
+
+  /**
+   * @param runtime what the adapter provides: the default permessage-deflate engine.
+   */
+  constructor(
+    options: ServerOptions<Data> = {},
+    runtime: { readonly deflateEngine?: DeflateEngineFactory } = {},
+  ) {
     super();
     this.options = options;
+    this.deflate = resolveDeflate(options.perMessageDeflate, runtime.deflateEngine, false);
   }
 
   /** Whether `close()` was called. */
@@ -329,6 +343,8 @@ class HandshakeStage<Data> implements TransportHandler {
 
     let response: Uint8Array;
     let protocol: string | undefined;
+    let agreement: DeflateAgreement | undefined;
+    let extensions: string | undefined;
     try {
       protocol = decision?.protocol ?? selectProtocol(options, request);
       if (protocol !== undefined && !request.protocols.includes(protocol)) {
@@ -336,17 +352,39 @@ class HandshakeStage<Data> implements TransportHandler {
           `subprotocol ${JSON.stringify(protocol)} was chosen but the client did not offer it`,
         );
       }
-      response = buildAcceptResponse(validated, { protocol, headers: decision?.headers });
+      if (server.deflate !== undefined) {
+        agreement = negotiateDeflate(validated.extensionOffers, server.deflate);
+        if (agreement !== undefined) extensions = formatExtensionOffers([agreement.response]);
+      }
+      response = buildAcceptResponse(validated, { protocol, extensions, headers: decision?.headers });
     } catch (error) {
       server.reportError(error);
       return this.refuse(buildRejectResponse(500));
     }
+    const setup = server.deflate;
+    const deflate =
+      agreement && setup
+        ? setup.engine({
+            side: 'server',
+            params: agreement.params,
+            level: setup.level,
+            memLevel: setup.memLevel,
+          })
+        : undefined;
 
     this.finish();
     this.transport.write([response]);
     const ws = new WebSocketConnection<Data>(
       this.transport,
-      { side: 'server', protocol: protocol ?? '', extensions: '', url: head.target, request },
+      {
+        side: 'server',
+        protocol: protocol ?? '',
+        extensions: extensions ?? '',
+        url: head.target,
+        request,
+        deflate,
+        deflateThreshold: setup?.threshold,
+      },
       options,
       decision?.data as Data,
     );

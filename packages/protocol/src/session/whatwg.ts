@@ -15,7 +15,7 @@
  */
 import { createClientHandshake } from '../handshake.ts';
 import { asciiLowerCase, isToken } from '../header-values.ts';
-import { type ClientOptions, connect } from './client.ts';
+import { type ClientOptions, type ClientRuntime, connect } from './client.ts';
 import { ReadyState, type WebSocketConnection } from './connection.ts';
 import { toBytes } from './data.ts';
 import type { Dialer } from './transport.ts';
@@ -123,7 +123,7 @@ type Outgoing =
 const { CONNECTING, OPEN, CLOSING, CLOSED } = ReadyState;
 const MAX_REASON_BYTES = 123;
 const encoder = new TextEncoder();
-const dialers = new WeakMap<object, Dialer>();
+const dialers = new WeakMap<object, Dialer | ClientRuntime>();
 
 // The typed overloads of addEventListener/removeEventListener live in this
 // interface, merged into the class, so no method is added at runtime: the
@@ -548,10 +548,10 @@ export class WhatwgWebSocket extends EventTarget {
 }
 
 /**
- * Binds the WHATWG `WebSocket` to a runtime's {@link Dialer}:
+ * Binds the WHATWG `WebSocket` to a runtime's {@link Dialer} (or {@link ClientRuntime}, with its deflate engine):
  * `export const WebSocket = createWebSocketClass(nodeDialer);`
  */
-export function createWebSocketClass(dial: Dialer): typeof WhatwgWebSocket {
+export function createWebSocketClass(dial: Dialer | ClientRuntime): typeof WhatwgWebSocket {
   const WebSocket = class WebSocket extends WhatwgWebSocket {};
   dialers.set(WebSocket, dial);
   return WebSocket;
@@ -559,7 +559,7 @@ export function createWebSocketClass(dial: Dialer): typeof WhatwgWebSocket {
 
 // ------------------------------------------------------------------ helpers
 
-function dialerOf(target: object | undefined): Dialer | undefined {
+function dialerOf(target: object | undefined): Dialer | ClientRuntime | undefined {
   for (let c = target; c; c = Object.getPrototypeOf(c) as object | undefined) {
     const dial = dialers.get(c);
     if (dial) return dial;

@@ -38,6 +38,9 @@ export function selfSignedCertificate(): TestCertificate {
         '/CN=localhost',
         '-addext',
         'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        // Deno's TLS (rustls) refuses a CA certificate used as the server's own.
+        '-addext',
+        'basicConstraints=critical,CA:FALSE',
       ],
       { stdio: 'ignore' },
     );

@@ -35,7 +35,7 @@ export interface WhatwgAdapterModule {
 const WAIT = 15_000;
 const enc = new TextEncoder();
 
-function pattern(size: number, seed = 0): Uint8Array {
+function pattern(size: number, seed = 0): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
   return out;

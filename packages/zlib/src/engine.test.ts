@@ -1,0 +1,137 @@
+import { type DeflateEngine, type DeflateParams, InflateLimitError } from '@fullduplex/protocol';
+import { describe, expect, it } from 'vitest';
+import { createZlibEngine } from './engine.ts';
+import { ConcurrencyLimiter } from './limiter.ts';
+
+const TAKEOVER: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+const NO_TAKEOVER: DeflateParams = {
+  ...TAKEOVER,
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+};
+const enc = new TextEncoder();
+
+function pair(params: DeflateParams, syncLimit?: number): { server: DeflateEngine; client: DeflateEngine } {
+  const factory = createZlibEngine({ syncLimit });
+  return { server: factory({ side: 'server', params }), client: factory({ side: 'client', params }) };
+}
+
+describe('zlib engine', () => {
+  for (const [name, params] of [
+    ['context takeover', TAKEOVER],
+    ['no context takeover', NO_TAKEOVER],
+  ] as const) {
+    it(`round-trips messages of every size (${name}, sync and async paths)`, async () => {
+      for (const syncLimit of [0, 1 << 20]) {
+        const { server, client } = pair(params, syncLimit);
+        for (const size of [0, 1, 100, 5000, 70_000, 1 << 20]) {
+          const data = enc.encode('chat message '.repeat(Math.ceil(size / 13)).slice(0, size));
+          const packed = await server.compress(data);
+          expect(Array.from((await client.decompress(packed, 1 << 22)).subarray(0, 64))).toEqual(
+            Array.from(data.subarray(0, 64)),
+          );
+          expect((await client.decompress(await server.compress(data), 1 << 22)).length).toBe(size);
+        }
+        server.close();
+        client.close();
+      }
+    });
+  }
+
+  it('strips the trailing 00 00 ff ff (RFC 7692 §7.2.1): "Hello" is f2 48 cd c9 c9 07 00', async () => {
+    const { server } = pair(NO_TAKEOVER);
+    expect(Array.from(await server.compress(enc.encode('Hello')))).toEqual([
+      0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00,
+    ]);
+  });
+
+  it('with context takeover a repeated message compresses to less the second time (RFC 7692 §7.2.3.2)', async () => {
+    const { server, client } = pair(TAKEOVER);
+    const hello = enc.encode('Hello');
+    const first = await server.compress(hello);
+    const second = await server.compress(hello);
+    expect(Array.from(second)).toEqual([0xf2, 0x00, 0x11, 0x00, 0x00]);
+    expect(second.length).toBeLessThan(first.length);
+    expect(new TextDecoder().decode(await client.decompress(first, 100))).toBe('Hello');
+    expect(new TextDecoder().decode(await client.decompress(second, 100))).toBe('Hello');
+  });
+
+  it('stops inflating at the limit: 16 MiB of zeros against a 1 MiB cap (sync and async)', async () => {
+    for (const params of [TAKEOVER, NO_TAKEOVER]) {
+      const { server, client } = pair(params);
+      const bomb = await server.compress(new Uint8Array(16 * 1024 * 1024));
+      expect(bomb.length).toBeLessThan(128 * 1024); // level 1: ~72 KiB
+      let caught: unknown;
+      try {
+        await client.decompress(bomb, 1024 * 1024);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InflateLimitError);
+    }
+  });
+
+  it('rejects corrupt data with an error that is not a limit error', async () => {
+    for (const params of [TAKEOVER, NO_TAKEOVER]) {
+      const { client } = pair(params);
+      let caught: unknown;
+      try {
+        await client.decompress(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]), 1000);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(Error);
+      expect(caught).not.toBeInstanceOf(InflateLimitError);
+    }
+  });
+
+  it('does not compress when its window was capped at 8 bits', () => {
+    const factory = createZlibEngine();
+    expect(factory({ side: 'client', params: { ...TAKEOVER, clientMaxWindowBits: 8 } }).compresses).toBe(
+      false,
+    );
+    expect(factory({ side: 'server', params: { ...TAKEOVER, clientMaxWindowBits: 8 } }).compresses).toBe(
+      true,
+    );
+  });
+
+  it('keeps the order of overlapping calls on one context', async () => {
+    const { server, client } = pair(TAKEOVER, 0);
+    const messages = Array.from({ length: 50 }, (_, i) => enc.encode(`message ${i} `.repeat(100 + i)));
+    const packed = await Promise.all(messages.map((m) => server.compress(m)));
+    for (let i = 0; i < messages.length; i++) {
+      expect((await client.decompress(packed[i] as Uint8Array, 1 << 20)).length).toBe(
+        (messages[i] as Uint8Array).length,
+      );
+    }
+  });
+});
+
+describe('ConcurrencyLimiter', () => {
+  it('never runs more than its limit at once, in FIFO order', async () => {
+    const limiter = new ConcurrencyLimiter(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        limiter.run(async () => {
+          running++;
+          peak = Math.max(peak, running);
+          order.push(i);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(limiter.pending).toBe(0);
+    expect(() => new ConcurrencyLimiter(0)).toThrow(RangeError);
+  });
+});

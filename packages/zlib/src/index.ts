@@ -1,0 +1,6 @@
+/**
+ * @fullduplex/zlib — the permessage-deflate engine the fullduplex adapters use,
+ * on node:zlib (which Node, Bun and Deno all implement).
+ */
+export { createZlibEngine, type ZlibEngineOptions, zlibDeflateEngine } from './engine.ts';
+export { ConcurrencyLimiter } from './limiter.ts';
