@@ -1,5 +1,38 @@
 /**
- * @fullduplex/deno — the adapter to this runtime's own sockets lands with its issue
- * (see the repository README). Until then this package exports nothing.
+ * @fullduplex/deno — WebSocket server and client on Deno's own sockets
+ * (`Deno.listen`, `Deno.listenTls`, `Deno.connect`, `Deno.startTls`).
+ *
+ * The connection, topic, heartbeat and limit semantics are shared with
+ * @fullduplex/node and @fullduplex/bun through @fullduplex/protocol.
  */
-export {};
+export {
+  type ClientOptions,
+  CloseCode,
+  type ConnectionEventMap,
+  type ConnectionOptions,
+  type HeartbeatOptions,
+  type PublishOptions,
+  ReadyState,
+  type SendData,
+  type SendResult,
+  type ServerCloseOptions,
+  type ServerOptions,
+  type UpgradeAccept,
+  type UpgradeDecision,
+  type UpgradeReject,
+  UpgradeRequest,
+  WebSocketConnection,
+  WebSocketError,
+  WebSocketHandshakeError,
+  WebSocketProtocolError,
+} from '@fullduplex/protocol';
+export { connect, denoDialer, denoRuntime } from './client.ts';
+export * from './reconnecting.ts';
+export {
+  type DenoAddressInfo,
+  type DenoServerOptions,
+  type DenoServerTlsOptions,
+  WebSocketServer,
+} from './server.ts';
+export { type DenoConnLike, DenoConnTransport } from './transport.ts';
+export { CloseEvent, type CloseEventInit, WebSocket } from './websocket.ts';
