@@ -1,15 +1,14 @@
 // Broadcast server on @fullduplex/node: every message received on any connection
 // is relayed, through the topics API, to all other connections.
 //   PORT     port to listen on (default 9001)
-//   DEFLATE  1 turns on permessage-deflate (once the package supports it)
+//   DEFLATE  1 turns on permessage-deflate
 // Prints "listening on <port>" when ready; exits cleanly on SIGTERM/SIGINT.
 import { WebSocketServer } from '@fullduplex/node';
 
 const port = Number(process.env.PORT ?? 9001);
 const deflate = process.env.DEFLATE === '1';
-if (deflate) console.error('DEFLATE=1: permessage-deflate is not implemented yet; serving without it');
 
-const server = new WebSocketServer({ maxMessageSize: 64 * 1024 * 1024 });
+const server = new WebSocketServer({ maxMessageSize: 64 * 1024 * 1024, perMessageDeflate: deflate });
 server.on('connection', (ws) => {
   ws.subscribe('all');
   // publish() frames the message once and skips the sender.
