@@ -18,8 +18,12 @@ import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/
 
 /** Bytes per `conn.read()`. */
 const READ_SIZE = 64 * 1024;
-/** Reads at least this large keep their buffer (no copy); smaller ones are copied out. */
-const HANDOVER_THRESHOLD = 16 * 1024;
+/**
+ * Reads at least this large keep their buffer (no copy); smaller ones are copied out.
+ * Copying up to 64 KiB measured cheaper than allocating a fresh zeroed buffer per read
+ * (+15–20% echo round trips at 16 KiB), so only a full read hands its buffer over.
+ */
+const HANDOVER_THRESHOLD = READ_SIZE;
 /** `write()` returns false while more than this is queued. */
 const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks smaller than this are merged into writes of up to this size. */

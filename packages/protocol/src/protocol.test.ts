@@ -413,7 +413,16 @@ describe('close frames', () => {
     const s = server();
     feed(s, closeFrame(codeBytes(1000, 'done')));
     expect(s.state).toBe('closing');
+    // The reply (and the end of TCP) wait for dataToSend, so answers to earlier messages go first.
+    expect(s.shouldCloseTransport()).toBe(false);
+    expect(s.closeSent).toBeUndefined();
+    expect(s.sendText('last words')).toBe(true);
+    expect(sentFramesFromBytes('client', concat(s.dataToSend()))).toEqual([
+      { type: 'text', data: 'last words' },
+      { type: 'close', code: 1000, reason: 'done' },
+    ]);
     expect(s.shouldCloseTransport()).toBe(true);
+    expect(s.sendText('too late')).toBe(false);
     expect(s.closeReceived).toEqual({ code: 1000, reason: 'done' });
     expect(s.closeSent?.code).toBe(1000);
     s.receiveEof();

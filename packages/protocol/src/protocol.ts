@@ -108,6 +108,8 @@ export class Protocol {
   private pendingOutput: Uint8Array[] = [];
   private outputBytes = 0;
   private sentClose: CloseInfo | undefined;
+  /** The peer's close frame arrived; our reply waits for the next dataToSend(). */
+  private closeReply: { code: number; reason: string; payload: Uint8Array } | undefined;
   private receivedClose: CloseInfo | undefined;
   private failure: ProtocolError | undefined;
   /** Parsing waits for {@link continueAfterCompressed} (see there). */
@@ -266,14 +268,30 @@ export class Protocol {
   /**
    * Returns and forgets the byte chunks to write, in order. Frame headers and payloads
    * are separate chunks so the transport can write them with one vectored write.
+   *
+   * The reply to the peer's close frame is queued here, after whatever was sent while
+   * handling the events before it (an echo of the last message, say). An I/O layer
+   * that still has sends of its own in flight passes `replyToClose = false` and calls
+   * {@link replyToClose} once they are queued.
    */
-  dataToSend(): Uint8Array[] {
+  dataToSend(replyToClose = true): Uint8Array[] {
+    if (replyToClose) this.replyToClose();
     const out = this.pendingOutput;
     if (out.length !== 0) {
       this.pendingOutput = [];
       this.outputBytes = 0;
     }
     return out;
+  }
+
+  /** Queues the reply to the peer's close frame, if one is due (see {@link dataToSend}). */
+  replyToClose(): void {
+    const reply = this.closeReply;
+    if (reply === undefined) return;
+    this.closeReply = undefined;
+    this.queueClose(reply.code, reply.reason, reply.payload);
+    // The server closes TCP first (RFC 6455 §7.1.1); the client waits for it.
+    if (this.side === 'server') this.endRequested = true;
   }
 
   /**
@@ -336,7 +354,11 @@ export class Protocol {
   sendClose(code?: number, reason = ''): boolean {
     const payload = encodeClosePayload(code, reason);
     if (this.sentClose || this.currentState === ProtocolState.CLOSED) return false;
+    // Answering the peer's close with a code of our own replaces the echo.
+    const answering = this.closeReply !== undefined;
+    this.closeReply = undefined;
     this.queueClose(code ?? CloseCode.NO_STATUS, reason, payload);
+    if (answering && this.side === 'server') this.endRequested = true;
     return true;
   }
 
@@ -372,6 +394,7 @@ export class Protocol {
   fail(code: number, reason = ''): void {
     const payload = encodeClosePayload(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
     if (this.currentState === ProtocolState.CLOSED) return;
+    this.closeReply = undefined;
     if (!this.sentClose) this.queueClose(code, reason, payload);
     this.discarding = true;
     this.endRequested = true;
@@ -541,12 +564,16 @@ export class Protocol {
         this.pendingEvents.push({ type: 'close', code, reason });
         if (!this.sentClose) {
           // Echo the peer's code and reason (RFC 6455 §5.5.1), so both ends report the
-          // same close; an empty close gets an empty reply.
+          // same close; an empty close gets an empty reply. It goes out with the next
+          // dataToSend(), after anything sent in answer to the messages before it.
           const replyCode = code === CloseCode.NO_STATUS ? undefined : code;
-          this.queueClose(code, reason, encodeClosePayload(replyCode, replyCode === undefined ? '' : reason));
+          const payload = encodeClosePayload(replyCode, replyCode === undefined ? '' : reason);
+          this.closeReply = { code, reason, payload };
+          this.currentState = ProtocolState.CLOSING;
+        } else if (this.side === 'server') {
+          // The closing handshake is complete; the server closes TCP first (RFC 6455 §7.1.1).
+          this.endRequested = true;
         }
-        // The server closes TCP first (RFC 6455 §7.1.1); the client waits for it.
-        if (this.side === 'server') this.endRequested = true;
       }
     }
   }
@@ -575,7 +602,8 @@ export class Protocol {
     if (compressed && !this.compression) {
       throw new TypeError('compressed payloads need permessage-deflate to have been negotiated');
     }
-    if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
+    // After the peer's close and before our reply, data may still go out (RFC 6455 §5.5.1).
+    if (this.sentClose || this.currentState === ProtocolState.CLOSED) return false;
     if (opcode !== Opcode.CONTINUATION) this.sendingOpcode = opcode;
     if (fin) this.sendingOpcode = 0;
     this.queueFrame(opcode, payload, fin, compressed);
@@ -590,7 +618,7 @@ export class Protocol {
     if (data.length > MAX_CONTROL_PAYLOAD) {
       throw new RangeError(`control frame payload is limited to ${MAX_CONTROL_PAYLOAD} bytes`);
     }
-    if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
+    if (this.sentClose || this.currentState === ProtocolState.CLOSED) return false;
     this.queueFrame(opcode, data, true);
     return true;
   }

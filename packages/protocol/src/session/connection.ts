@@ -196,6 +196,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private queuedBytes = 0;
   /** An asynchronous inflate is running; the core holds what arrives after it. */
   private inflating = false;
+  /** Events of one read are being handed to listeners. */
+  private dispatching = false;
   /** Set when we failed the connection above the core; reported as the close code. */
   private failedWith: { closeCode: number; message: string } | undefined;
 
@@ -333,26 +335,29 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   send(data: SendData, options?: { readonly binary?: boolean }): SendResult {
     const isText = typeof data === 'string' && !options?.binary;
-    const value = typeof data === 'string' ? data : toBytes(data);
+    let value = typeof data === 'string' ? data : toBytes(data);
     if (this.state !== ReadyState.OPEN) return 'dropped';
+    // The threshold counts UTF-8 bytes: encode text that could reach it (3 bytes per unit at most).
+    if (this.compressOutgoing && typeof value === 'string' && value.length * 3 >= this.deflateThreshold) {
+      value = encodeText(value);
+    }
     const size = value.length;
     if (!this.admit(size)) return 'dropped';
-    if (this.compressOutgoing && size >= this.deflateThreshold) return this.sendCompressed(value, isText);
+    if (this.compressOutgoing && typeof value !== 'string' && size >= this.deflateThreshold) {
+      return this.sendCompressed(value, isText);
+    }
     if (this.sendQueue !== undefined) {
       const payload = typeof value === 'string' ? encodeText(value) : value;
       return this.queueSend({ kind: 'data', text: isText, payload, compressed: false, size });
     }
-    if (typeof value === 'string') {
-      if (isText) this.core.sendText(value);
-      else this.core.sendBinary(encodeText(value));
-    } else {
-      this.core.sendBinary(value);
-    }
-    return this.flush();
+    let queued: boolean;
+    if (typeof value === 'string')
+      queued = isText ? this.core.sendText(value) : this.core.sendBinary(encodeText(value));
+    else queued = isText ? this.core.sendText(value) : this.core.sendBinary(value);
+    return queued ? this.flush() : 'dropped';
   }
 
-  private sendCompressed(data: string | Uint8Array, isText: boolean): SendResult {
-    const bytes = typeof data === 'string' ? encodeText(data) : data;
+  private sendCompressed(bytes: Uint8Array, isText: boolean): SendResult {
     let payload: Uint8Array | Promise<Uint8Array>;
     try {
       payload = (this.deflate as DeflateEngine).compress(bytes);
@@ -363,9 +368,10 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     if (this.sendQueue !== undefined || !(payload instanceof Uint8Array)) {
       return this.queueSend({ kind: 'data', text: isText, payload, compressed: true, size: bytes.length });
     }
-    if (isText) this.core.sendText(payload, true, true);
-    else this.core.sendBinary(payload, true, true);
-    return this.flush();
+    const queued = isText
+      ? this.core.sendText(payload, true, true)
+      : this.core.sendBinary(payload, true, true);
+    return queued ? this.flush() : 'dropped';
   }
 
   private queueSend(send: PendingSend): SendResult {
@@ -633,18 +639,23 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    * reading pauses and the core holds what arrives.
    */
   private processCoreEvents(): void {
-    for (;;) {
-      const events = this.core.events();
-      if (events.length === 0) break;
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i] as ProtocolEvent;
-        if (event.type !== 'compressed') {
-          this.dispatch(event);
-          continue;
+    this.dispatching = true;
+    try {
+      for (;;) {
+        const events = this.core.events();
+        if (events.length === 0) break;
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i] as ProtocolEvent;
+          if (event.type !== 'compressed') {
+            this.dispatch(event);
+            continue;
+          }
+          if (!this.inflateNow(event)) return;
+          this.core.continueAfterCompressed();
         }
-        if (!this.inflateNow(event)) return;
-        this.core.continueAfterCompressed();
       }
+    } finally {
+      this.dispatching = false;
     }
     this.flush();
     this.afterCoreStep();
@@ -852,7 +863,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   /** Hands queued frames to the transport; reports the buffer's level. */
   private flush(): SendResult {
-    const chunks = this.core.dataToSend();
+    // Our close reply waits until the events before it were handled (so answers to the
+    // last messages go out first) and behind sends still being compressed.
+    const chunks = this.core.dataToSend(this.sendQueue === undefined && !this.dispatching);
     if (chunks.length !== 0) this.transport.write(chunks);
     if (this.bufferedAmount > this.highWaterMark) {
       this.needDrain = true;

@@ -1,0 +1,23 @@
+// Echo server on @fullduplex/bun: every message goes back verbatim, same type.
+//   bun examples/echo/bun.ts
+//   PORT     port to listen on (default 9001; 0 picks a free one)
+//   DEFLATE  1 turns on permessage-deflate
+// Prints "listening on <port>" when ready; exits cleanly on SIGTERM/SIGINT.
+import { WebSocketServer } from '@fullduplex/bun';
+
+const port = Number(process.env.PORT ?? 9001);
+const deflate = process.env.DEFLATE === '1';
+
+const server = new WebSocketServer({ maxMessageSize: 64 * 1024 * 1024, perMessageDeflate: deflate });
+server.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+const address = await server.listen(port);
+console.log(`listening on ${address.port}`);
+
+const stop = async (): Promise<void> => {
+  await server.close({ timeout: 1000 });
+  process.exit(0);
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
