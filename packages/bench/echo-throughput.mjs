@@ -10,6 +10,9 @@
 //   --warmup S        seconds of load before measuring (default 1)
 //   --rounds N        rounds; each runs both servers, alternating which goes first (default 5)
 //   --no-pin          do not pin servers and load generator to separate CPUs with taskset
+//   --deflate         permessage-deflate on both servers (DEFLATE=1: ours `perMessageDeflate: true`,
+//                     ws `perMessageDeflate: true`) and in the load generator (ws client,
+//                     `perMessageDeflate: true`), with compressible (JSON-like) messages
 //
 // Each echo server runs in its own process (ours: examples/echo/node.mjs; ws: ws-echo-server.mjs
 // here, same contract), and so does the load generator (load.mjs, the `ws` client for both
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '5' },
     'no-pin': { type: 'boolean', default: false },
+    deflate: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -65,6 +69,7 @@ const config = {
   duration: positive('duration', false),
   warmup: positive('warmup', false),
   rounds: positive('rounds', true),
+  deflate: values.deflate,
 };
 
 // Two CPUs or more: servers on the last one, the load generator on the first.
@@ -119,7 +124,10 @@ function startServer(server) {
   return new Promise((resolve, reject) => {
     const child = launch(
       [server.script],
-      { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] },
+      {
+        env: { ...process.env, PORT: '0', DEFLATE: config.deflate ? '1' : '0' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
       SERVER_CPU,
     );
     let out = '';
@@ -169,6 +177,7 @@ function measure(server) {
       String(config.warmup),
       '--duration',
       String(config.duration),
+      ...(config.deflate ? ['--deflate'] : []),
     ];
     const child = launch(args, { stdio: ['ignore', 'pipe', 'pipe'] }, LOAD_CPU);
     let stdout = '';
@@ -230,9 +239,11 @@ const pct = (x) => (x === undefined ? 'n/a' : `${Math.round(x * 100)} %`);
 const sizeLabel = (n) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
 
 const cliArgs = process.argv.slice(2);
-const viaPnpm = process.env.npm_lifecycle_event === 'bench:echo';
+const lifecycle = process.env.npm_lifecycle_event;
+const viaPnpm = lifecycle === 'bench:echo' || lifecycle === 'bench:echo:deflate';
+const pnpmArgs = lifecycle === 'bench:echo:deflate' ? cliArgs.filter((a) => a !== '--deflate') : cliArgs;
 const command = viaPnpm
-  ? `npx -y pnpm@10.34.8 --filter @fullduplex/bench bench:echo${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`
+  ? `npx -y pnpm@10.34.8 --filter @fullduplex/bench ${lifecycle}${pnpmArgs.length ? ` ${pnpmArgs.join(' ')}` : ''}`
   : `node ${relative(ROOT, fileURLToPath(import.meta.url)) || 'echo-throughput.mjs'}${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`;
 
 const loadAtStart = loadavg()
@@ -291,7 +302,7 @@ const ws = summary.ws;
 
 const out = [];
 out.push(
-  `### Echo throughput: ${sizeLabel(config.size)} binary messages, ${config.connections} connections × ${config.inflight} in flight`,
+  `### Echo throughput${config.deflate ? ' with permessage-deflate' : ''}: ${sizeLabel(config.size)} ${config.deflate ? 'compressible ' : ''}binary messages, ${config.connections} connections × ${config.inflight} in flight`,
 );
 out.push('');
 out.push(
@@ -318,6 +329,13 @@ out.push(
     (pin ? `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU}` : 'no CPU pinning') +
     `; load average at start ${loadAtStart}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
 );
+if (config.deflate) {
+  out.push(
+    'permessage-deflate on both servers (defaults: context takeover, threshold 1024) and in the load generator (ws client, perMessageDeflate: true). ' +
+      'ws applies its threshold only without context takeover, so ws (server and load generator) compresses every message, 64 B ones included; ' +
+      'ours sends messages below 1024 bytes uncompressed. Both servers therefore inflate every message they receive.',
+  );
+}
 const noisy = [ours, ws].filter((s) => s.spread > 0.1);
 if (noisy.length > 0) {
   out.push(

@@ -3,13 +3,15 @@
 // identical for every server measured.
 //
 //   node load.mjs --url ws://127.0.0.1:PORT [--connections 50] [--inflight 1] [--size 64]
-//                 [--warmup 1] [--duration 5]
+//                 [--warmup 1] [--duration 5] [--deflate]
 //
 // Opens the connections, keeps `inflight` binary messages of `size` bytes in flight on each
 // (every echo received sends the next message: ping-pong for inflight 1), warms up, then counts
 // echoes for `duration` seconds. Prints `start` and `stop` lines around the measured window, then
 // one JSON line: {"messages", "seconds", "rate", "bad", "errors"}. Exits 2 on failure or if the
-// run takes 20 s longer than it should.
+// run takes 20 s longer than it should. With --deflate the client offers permessage-deflate
+// (`perMessageDeflate: true`), fails unless the server accepts it, and sends compressible
+// JSON-like bytes instead of the byte pattern.
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     size: { type: 'string', default: '64' },
     warmup: { type: 'string', default: '1' },
     duration: { type: 'string', default: '5' },
+    deflate: { type: 'boolean', default: false },
   },
 });
 const url = values.url;
@@ -40,8 +43,18 @@ function fail(message) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const deflate = values.deflate;
 const payload = Buffer.alloc(size);
-for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 255;
+if (deflate) {
+  // Compressible like real traffic (about 4:1 at zlib level 1), not a trivially repeating pattern.
+  let text = '';
+  for (let i = 0; text.length < size; i++) {
+    text += `{"id":${i * 7919},"user":"user-${(i * 31) % 613}","ok":${i % 3 === 0},"score":${(i * 37) % 1000}},`;
+  }
+  payload.write(text.slice(0, size), 'latin1');
+} else {
+  for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 255;
+}
 
 let running = true;
 let counting = false;
@@ -51,9 +64,15 @@ const errors = [];
 
 function open() {
   return new Promise((resolve, reject) => {
-    // No permessage-deflate: neither server would use it here (ws's client offers it by default).
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
-    ws.once('open', () => resolve(ws));
+    // Without --deflate no permessage-deflate (ws's client offers it by default).
+    const ws = new WebSocket(url, { perMessageDeflate: deflate, maxPayload: 64 * 1024 * 1024 });
+    ws.once('open', () => {
+      if (deflate && !ws.extensions.includes('permessage-deflate')) {
+        reject(new Error('the server did not accept permessage-deflate'));
+        return;
+      }
+      resolve(ws);
+    });
     ws.once('error', reject);
   });
 }
@@ -67,7 +86,7 @@ try {
 
 for (const ws of sockets) {
   ws.on('message', (data, isBinary) => {
-    if (!isBinary || data.length !== size) bad++;
+    if (!isBinary || data.length !== size || (deflate && !payload.equals(data))) bad++;
     if (counting) count++;
     if (running) ws.send(payload);
   });
