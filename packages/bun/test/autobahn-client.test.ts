@@ -1,12 +1,12 @@
 /**
  * Runs examples/autobahn-client/bun.ts (a child process on the built @fullduplex/bun) against a
- * small fake Autobahn|Testsuite fuzzingserver (`ws` on Node: test/peers/fake-fuzzingserver.mjs) and
+ * small fake Autobahn|Testsuite fuzzingserver (`ws` on Node: packages/testkit/src/peers/fake-fuzzingserver.mjs) and
  * checks the whole convention: the paths and agent it requests, the echoes of each case (text,
  * binary, empty, fragmented with a ping in between, a code point split across fragments, a 1 MiB +
  * burst), who closes, the output, exit code 0 (1 when no fuzzing server answers).
  */
 import { afterAll, describe, expect, it } from 'bun:test';
-import { type ChildServer, killChildren, NODE, PEERS, ROOT, spawnServer, stopServer } from './support.ts';
+import { type ChildServer, killChildren, NODE, ROOT, spawnServer, stopServer } from './support.ts';
 
 /** Per test and hook: child processes and browsers are slow on a busy machine. */
 const TIMEOUT = 20_000;
@@ -36,7 +36,7 @@ interface FuzzingReport {
 }
 
 function startFuzzingServer(): Promise<ChildServer> {
-  return spawnServer([NODE, `${PEERS}fake-fuzzingserver.mjs`], /^LISTENING (\d+)$/);
+  return spawnServer([NODE, `${ROOT}packages/testkit/src/peers/fake-fuzzingserver.mjs`], /^LISTENING (\d+)$/);
 }
 
 /** Stops the fake server and returns what it saw. */

@@ -1,6 +1,6 @@
 /**
  * Runs examples/autobahn-client/deno.ts (`deno run -A`, from the repository root) against a small
- * fake Autobahn|Testsuite fuzzingserver on `ws` in a Node process (peers/fake-fuzzingserver.mjs),
+ * fake Autobahn|Testsuite fuzzingserver on `ws` in a Node process (packages/testkit/src/peers/fake-fuzzingserver.mjs),
  * and checks the whole protocol: the paths and agent it requests, the echoes of each case (text,
  * binary, empty, fragmented with a ping in between, a code point split across fragments, 1 MiB + a
  * burst), who closes, the output, exit codes.
@@ -31,7 +31,9 @@ interface Summary {
 }
 
 async function startFake(): Promise<{ url: string; finish(): Promise<Summary> }> {
-  const child = new Child('fake fuzzingserver', NODE, [here('./peers/fake-fuzzingserver.mjs')]);
+  const child = new Child('fake fuzzingserver', NODE, [
+    here('../../testkit/src/peers/fake-fuzzingserver.mjs'),
+  ]);
   const [, port] = await child.waitFor(/^LISTENING (\d+)$/);
   return {
     url: `ws://127.0.0.1:${port}`,

@@ -1,6 +1,6 @@
-// A small fake Autobahn|Testsuite fuzzingserver on the npm `ws` package, running on NODE, for the
-// test of examples/autobahn-client/bun.ts (the real one needs Python 2 / Docker):
-//   node fake-fuzzingserver.mjs
+// A small fake Autobahn|Testsuite fuzzingserver on the npm `ws` package, running on NODE, shared
+// by the Bun and Deno tests of examples/autobahn-client/*.ts (the real one needs Python 2 / Docker):
+//   node packages/testkit/src/peers/fake-fuzzingserver.mjs
 // Binds 127.0.0.1 on a free port and prints `LISTENING <port>`. Serves /getCaseCount (3),
 // /runCase?case=N&agent=A (sends the case's messages, some fragmented with a ping in between, and
 // closes 1000 once every one came back), /updateReports?agent=A. When stdin ends it prints one
