@@ -11,6 +11,8 @@ export {
   type ConnectionEventMap,
   type ConnectionOptions,
   type HeartbeatOptions,
+  HttpRequest,
+  type HttpResponse,
   type PublishOptions,
   ReadyState,
   type SendData,

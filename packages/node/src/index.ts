@@ -10,6 +10,8 @@ export {
   type ConnectionEventMap,
   type ConnectionOptions,
   type HeartbeatOptions,
+  HttpRequest,
+  type HttpResponse,
   type PublishOptions,
   ReadyState,
   type SendData,

@@ -41,8 +41,9 @@ export {
 export { type SendData, toBytes } from './session/data.ts';
 export { Emitter, type EventMap } from './session/emitter.ts';
 export * from './session/reconnecting.ts';
-export { UpgradeRequest } from './session/request.ts';
+export { HttpRequest, type RequestOrigin, UpgradeRequest } from './session/request.ts';
 export {
+  type HttpResponse,
   type ServerCloseOptions,
   type ServerEventMap,
   type ServerOptions,

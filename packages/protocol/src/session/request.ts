@@ -1,19 +1,22 @@
-/** The upgrade request as the application sees it before accepting a connection. */
+/** Requests as the application sees them: an upgrade before accepting it, or a plain HTTP request. */
 import type { ExtensionOffer } from '../header-values.ts';
 import type { HttpHeaders, HttpRequestHead } from '../http11.ts';
 
-/** A validated WebSocket upgrade request. */
-export class UpgradeRequest {
-  /** `GET`. */
+/** Where a request came from. */
+export interface RequestOrigin {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly secure: boolean;
+}
+
+/** An HTTP request head received on a WebSocket server's socket. */
+export class HttpRequest {
+  /** The method, e.g. `GET`. */
   readonly method: string;
   /** The request target as sent (path and query, or an absolute URL). */
   readonly url: string;
   /** The request's header fields. */
   readonly headers: HttpHeaders;
-  /** Subprotocols the client offered, in its order of preference. */
-  readonly protocols: readonly string[];
-  /** Extensions the client offered. */
-  readonly extensions: readonly ExtensionOffer[];
   /** The peer's IP address, when known. */
   readonly remoteAddress: string | undefined;
   /** The peer's port, when known. */
@@ -23,21 +26,10 @@ export class UpgradeRequest {
   private parsedUrl: URL | undefined;
   private parsedCookies: Map<string, string> | undefined;
 
-  constructor(
-    head: HttpRequestHead,
-    init: {
-      protocols: readonly string[];
-      extensions: readonly ExtensionOffer[];
-      remoteAddress: string | undefined;
-      remotePort: number | undefined;
-      secure: boolean;
-    },
-  ) {
+  constructor(head: HttpRequestHead, init: RequestOrigin) {
     this.method = head.method;
     this.url = head.target;
     this.headers = head.headers;
-    this.protocols = init.protocols;
-    this.extensions = init.extensions;
     this.remoteAddress = init.remoteAddress;
     this.remotePort = init.remotePort;
     this.secure = init.secure;
@@ -85,5 +77,22 @@ export class UpgradeRequest {
       this.parsedCookies = cookies;
     }
     return this.parsedCookies;
+  }
+}
+
+/** A validated WebSocket upgrade request. */
+export class UpgradeRequest extends HttpRequest {
+  /** Subprotocols the client offered, in its order of preference. */
+  readonly protocols: readonly string[];
+  /** Extensions the client offered. */
+  readonly extensions: readonly ExtensionOffer[];
+
+  constructor(
+    head: HttpRequestHead,
+    init: RequestOrigin & { protocols: readonly string[]; extensions: readonly ExtensionOffer[] },
+  ) {
+    super(head, init);
+    this.protocols = init.protocols;
+    this.extensions = init.extensions;
   }
 }

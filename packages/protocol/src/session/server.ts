@@ -19,7 +19,7 @@ import { type ConnectionOptions, ReadyState, WebSocketConnection } from './conne
 import type { SendData } from './data.ts';
 import { type DeflateSetup, resolveDeflate } from './deflate-setup.ts';
 import { Emitter } from './emitter.ts';
-import { UpgradeRequest } from './request.ts';
+import { HttpRequest, UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
 import { type PublishOptions, TopicRegistry } from './topics.ts';
 import type { PendingTransport, Transport, TransportHandler } from './transport.ts';
@@ -43,6 +43,17 @@ export interface UpgradeReject {
   readonly body?: string | Uint8Array;
 }
 
+/** The answer to a plain HTTP request (see {@link ServerOptions.httpHandler}). */
+export interface HttpResponse {
+  /** HTTP status, e.g. 200, 304, 404. */
+  readonly status: number;
+  readonly reason?: string;
+  /** Response headers; `Content-Length` and `Connection` are set by the server. */
+  readonly headers?: HttpHeadersInit;
+  /** The body; a string is sent as UTF-8 (`text/plain` unless a Content-Type is given). Omitted for HEAD. */
+  readonly body?: string | Uint8Array;
+}
+
 /** What the `upgrade` hook may return: nothing (accept with defaults), an accept or a reject. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a hook that returns nothing accepts; `void` lets plain functions type-check.
 export type UpgradeDecision<Data> = UpgradeAccept<Data> | UpgradeReject | undefined | void;
@@ -61,6 +72,14 @@ export interface ServerOptions<Data = unknown> extends ConnectionOptions {
    * A thrown error rejects with 500 and is reported through the `error` event.
    */
   readonly upgrade?: (request: UpgradeRequest) => UpgradeDecision<Data> | Promise<UpgradeDecision<Data>>;
+  /**
+   * Answers requests that are not WebSocket upgrades (no `Upgrade` header): a page,
+   * a health check, on the same port. One response per connection, then the server
+   * closes it; a request body is not read. Bounded by `handshakeTimeout` (408).
+   * A thrown error answers 500 and is reported through the `error` event.
+   * Without it such requests get 400 ("Missing Upgrade: websocket").
+   */
+  readonly httpHandler?: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
   /** Largest request head in bytes. Default 16 KiB; over it → 431. */
   readonly maxHeadSize?: number;
   /** Most request header lines. Default 100; over it → 431. */
@@ -305,6 +324,8 @@ class HandshakeStage<Data> implements TransportHandler {
     // Nothing is read while the application decides; early bytes wait in `early`.
     this.transport.pause();
     if (server.isClosing) return this.refuse(buildRejectResponse(503, { body: 'server shutting down\n' }));
+    if (options.httpHandler && !head.headers.has('upgrade'))
+      return this.answerHttp(head, options.httpHandler);
     const validated = validateClientRequest(head);
     if (!validated.ok) return this.refuse(validated.response);
     const request = new UpgradeRequest(head, {
@@ -400,6 +421,32 @@ class HandshakeStage<Data> implements TransportHandler {
     return ws;
   }
 
+  private async answerHttp(
+    head: HttpRequestHead,
+    handler: NonNullable<ServerOptions<Data>['httpHandler']>,
+  ): Promise<undefined> {
+    const request = new HttpRequest(head, {
+      remoteAddress: this.transport.remoteAddress,
+      remotePort: this.transport.remotePort,
+      secure: this.transport.secure,
+    });
+    let response: Uint8Array;
+    try {
+      const answer = await handler(request);
+      response = buildRejectResponse(answer.status, answer);
+      if (head.method === 'HEAD') {
+        // Same head, Content-Length included, without the body.
+        response = response.subarray(0, headLength(response));
+      }
+    } catch (error) {
+      if (this.gone || this.finished) return undefined;
+      this.server.reportError(error);
+      response = buildRejectResponse(500);
+    }
+    if (this.gone || this.finished) return undefined;
+    return this.refuse(response);
+  }
+
   /** Answers with an HTTP error and ends; a peer that never closes its side is dropped after a grace period. */
   private refuse(response: Uint8Array): undefined {
     if (this.finished) return undefined;
@@ -425,6 +472,21 @@ class HandshakeStage<Data> implements TransportHandler {
 }
 
 const REFUSE_GRACE_MS = 2000;
+
+/** Length of a serialized response's head, up to and including the blank line. */
+function headLength(response: Uint8Array): number {
+  for (let i = 3; i < response.length; i++) {
+    if (
+      response[i] === 0x0a &&
+      response[i - 1] === 0x0d &&
+      response[i - 2] === 0x0a &&
+      response[i - 3] === 0x0d
+    ) {
+      return i + 1;
+    }
+  }
+  return response.length;
+}
 
 function selectProtocol<Data>(options: ServerOptions<Data>, request: UpgradeRequest): string | undefined {
   if (request.protocols.length === 0) return undefined;

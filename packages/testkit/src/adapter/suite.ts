@@ -497,6 +497,70 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       expect((await nextMessage(ws)).data).toBe('still alive');
     });
 
+    it('httpHandler answers plain HTTP requests on the same port; upgrades still work', async () => {
+      const seen: string[] = [];
+      const { server, port, url } = await startEcho({
+        path: '/ws',
+        httpHandler: async (request) => {
+          seen.push(
+            `${request.method} ${request.path} ${request.query.get('q')} ${request.headers.get('x-a')}`,
+          );
+          if (request.path === '/boom') throw new Error('handler bug');
+          return request.path === '/'
+            ? { status: 200, headers: { 'Content-Type': 'text/html' }, body: '<h1>héllo</h1>' }
+            : { status: 404, body: 'nope\n' };
+        },
+      });
+      const get = async (head: string): Promise<string> => {
+        const client = await raw(port);
+        await client.write(head);
+        return new TextDecoder().decode(await client.readToEnd(4000));
+      };
+      const page = await get('GET /?q=1 HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n');
+      expect(page).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(page).toMatch(/\r\nContent-Type: text\/html\r\n/);
+      expect(page).toMatch(/\r\nContent-Length: 15\r\n/);
+      expect(page).toMatch(/\r\nConnection: close\r\n/);
+      expect(page.endsWith('\r\n\r\n<h1>héllo</h1>')).toBe(true);
+      const head = await get('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(head).toMatch(/\r\nContent-Length: 15\r\n/);
+      expect(head.endsWith('\r\n\r\n')).toBe(true);
+      expect(await get('GET /missing HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 404 [\s\S]*nope\n$/);
+      const reported = new Promise<Error>((resolve) => server.on('error', resolve));
+      expect(await get('GET /boom HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 500 /);
+      expect((await reported).message).toBe('handler bug');
+      expect(seen).toEqual([
+        'GET / 1 b',
+        'HEAD / null undefined',
+        'GET /missing null undefined',
+        'GET /boom null undefined',
+      ]);
+      // A request with an Upgrade header is a handshake, never the handler's.
+      const ws = await dial(`${url}/ws`);
+      ws.send('still a WebSocket server');
+      expect((await nextMessage(ws)).data).toBe('still a WebSocket server');
+      expect(await get('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n')).toMatch(
+        /^HTTP\/1\.1 400 /,
+      );
+      expect(seen).toHaveLength(4);
+    });
+
+    it('without httpHandler a plain HTTP request gets 400; a slow handler gets 408', async () => {
+      const { port } = await start();
+      const client = await raw(port);
+      await client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(new TextDecoder().decode(await client.readToEnd(4000))).toMatch(
+        /^HTTP\/1\.1 400 [\s\S]*Missing Upgrade: websocket\n$/,
+      );
+      const slow = await start({
+        handshakeTimeout: 300,
+        httpHandler: () => new Promise((resolve) => setTimeout(() => resolve({ status: 200 }), 1500)),
+      });
+      const late = await raw(slow.port);
+      await late.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(new TextDecoder().decode(await late.readToEnd(4000))).toMatch(/^HTTP\/1\.1 408 /);
+    });
+
     it('a handshake sent one byte at a time completes', async () => {
       const { port } = await startEcho();
       const client = await raw(port);
