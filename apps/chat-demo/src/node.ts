@@ -1,18 +1,13 @@
-/** The chat demo on Node: `PORT=3000 node dist/node.js`. */
-import { startNodeChat } from './node-app.ts';
+/** The chat demo on Node: `node dist/node.js` (PORT, HOST, REDIS_URL). */
+import { WebSocketServer } from '@fullduplex/node';
+import { runChat } from './app.ts';
 
-const port = Number(process.env.PORT ?? 3000);
-const chat = await startNodeChat({ port });
-console.log(`chat demo on http://localhost:${chat.port}`);
-
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  chat.close().then(
+const stop = await runChat((options) => new WebSocketServer(options), process.env, `Node ${process.version}`);
+const exit = (): void => {
+  stop().then(
     () => process.exit(0),
     () => process.exit(1),
   );
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.on('SIGTERM', exit);
+process.on('SIGINT', exit);

@@ -1,17 +1,19 @@
 /**
- * The page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
- * two people chat, send an image, see each other online and typing; the server dies and
- * comes back on the same port and the pages catch up on exactly what they missed.
+ * The page in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core),
+ * against the real entry on Node, on Bun and on Deno: two people chat, send an image, see
+ * each other online and typing; the server process is killed (SIGKILL) and started again
+ * on the same port, and the pages catch up on exactly what they missed. History lives in
+ * a private Redis, which a second instance keeps writing to while the first is down.
+ * Screenshots go to artifacts/<runtime>/ (kept by CI, not committed).
  */
 import { mkdirSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type NodeChat, startNodeChat } from '../src/node-app.ts';
-import { MemoryStore } from '../src/server/store.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from './helpers.ts';
+import { ChatProcess, RUNTIMES, type Runtime } from './processes.ts';
+import { type RedisServer, startRedisServer } from './redis-server.ts';
 
-const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
 const ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -22,15 +24,10 @@ const ARGS = [
 ];
 
 let browser: Browser;
-let primary: NodeChat;
-let secondary: NodeChat;
-const store = new MemoryStore();
+let redis: RedisServer;
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  primary = await startNodeChat({ port: 0, host: '127.0.0.1', store });
-  // A second instance on the same store: it keeps the room alive while the primary is down.
-  secondary = await startNodeChat({ port: 0, host: '127.0.0.1', store });
+  redis = await startRedisServer();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -40,8 +37,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  await primary?.close();
-  await secondary?.close();
+  await redis?.stop();
 });
 
 /** A 96×64 gradient PNG. */
@@ -81,13 +77,13 @@ function png(width = 96, height = 64): Buffer {
   ]);
 }
 
-async function enter(nick: string): Promise<Page> {
+async function enter(url: string, nick: string, room: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 640 } });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[${nick}] page error:`, error));
-  await page.goto(primary.url.replace('localhost', '127.0.0.1'));
+  await page.goto(url);
   await page.fill('#login-nick', nick);
-  await page.fill('#login-room', 'lobby');
+  await page.fill('#login-room', room);
   await page.click('#login-form button');
   await page.waitForSelector('#status[data-state="online"]');
   return page;
@@ -98,74 +94,95 @@ const texts = (page: Page) =>
 const messageIds = (page: Page) =>
   page.$$eval('#messages .msg', (nodes) => nodes.map((n) => Number((n as HTMLElement).dataset.id)));
 
-it('two pages chat, share an image, and catch up after the server restarts', async () => {
-  const ada = await enter('ada');
-  const bob = await enter('bob');
+describe.each(RUNTIMES)('the page against the %s server', (runtime: Runtime) => {
+  const ARTIFACTS = new URL(`../artifacts/${runtime}/`, import.meta.url).pathname;
+  // One room per runtime: the Redis is shared by the three runs.
+  const room = `lobby-${runtime}`;
+  let primary: ChatProcess;
+  let secondary: ChatProcess;
 
-  // Presence: both see both.
-  await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
-  await bob.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    primary = await ChatProcess.start(runtime, { redisUrl: redis.url });
+    // A second instance on the same Redis keeps the room alive while the primary is down.
+    secondary = await ChatProcess.start(runtime, { redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await primary?.kill();
+    await secondary?.kill();
+  });
 
-  // Typing indicator.
-  await bob.type('#text', 'hi ada');
-  await ada.waitForFunction(() => document.getElementById('typing')?.textContent?.includes('bob is typing'));
-  await bob.press('#text', 'Enter');
-  await ada.waitForFunction(() =>
-    [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'hi ada'),
-  );
-  await ada.waitForFunction(() => document.getElementById('typing')?.textContent === '');
+  it('two pages chat, share an image, and catch up after the server process is killed and restarted', async () => {
+    const ada = await enter(primary.url, 'ada', room);
+    const bob = await enter(primary.url, 'bob', room);
 
-  // An image, inline for both.
-  await ada.setInputFiles('#file', { name: 'gradient.png', mimeType: 'image/png', buffer: png() });
-  for (const page of [ada, bob]) {
-    await page.waitForFunction(() => {
-      const img = document.querySelector<HTMLImageElement>('.msg img');
-      return img?.complete === true && img.naturalWidth === 96;
-    });
-  }
-  await ada.fill('#text', 'nice, right?');
-  await ada.press('#text', 'Enter');
-  await bob.waitForFunction(() =>
-    [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'nice, right?'),
-  );
-  await ada.screenshot({ path: `${ARTIFACTS}chat-ada.png` });
-  await bob.screenshot({ path: `${ARTIFACTS}chat-bob.png` });
+    // Presence: both see both.
+    await ada.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+    await bob.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
 
-  // The server dies; meanwhile the room goes on through the other instance.
-  const port = primary.port;
-  await primary.kill();
-  for (const page of [ada, bob]) await page.waitForSelector('#status:not([data-state="online"])');
-  await ada.screenshot({ path: `${ARTIFACTS}chat-offline.png` });
-  const carol = await Client.open(`ws://127.0.0.1:${secondary.port}/ws`, 'carol');
-  carol.send({ type: 'join', room: 'lobby' });
-  await carol.next((m) => m.type === 'joined');
-  for (let i = 1; i <= 3; i++) carol.send({ type: 'msg', room: 'lobby', text: `missed ${i}` });
-  await carol.next((m) => m.type === 'msg' && m.text === 'missed 3');
-
-  // Back on the same port: both pages reconnect and get exactly what they missed.
-  primary = await startNodeChat({ port, host: '127.0.0.1', store });
-  const expected = ['hi ada', 'nice, right?', 'missed 1', 'missed 2', 'missed 3'];
-  for (const page of [ada, bob]) {
-    await page.waitForSelector('#status[data-state="online"]', { timeout: 20_000 });
-    await page.waitForFunction(
-      () => [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'missed 3'),
-      undefined,
-      { timeout: 20_000 },
+    // Typing indicator.
+    await bob.type('#text', 'hi ada');
+    await ada.waitForFunction(() =>
+      document.getElementById('typing')?.textContent?.includes('bob is typing'),
     );
-    expect(await texts(page)).toEqual(expected);
-    expect(await messageIds(page)).toEqual([1, 2, 3, 4, 5, 6]);
-  }
-  await bob.waitForFunction(() => document.querySelectorAll('#members li').length === 3);
+    await bob.press('#text', 'Enter');
+    await ada.waitForFunction(() =>
+      [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'hi ada'),
+    );
+    await ada.waitForFunction(() => document.getElementById('typing')?.textContent === '');
 
-  // A reload resumes from sessionStorage: the log stays, nothing repeats, new messages arrive.
-  await bob.reload();
-  await bob.waitForSelector('#status[data-state="online"]');
-  carol.send({ type: 'msg', room: 'lobby', text: 'after the reload' });
-  await bob.waitForFunction(() =>
-    [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'after the reload'),
-  );
-  expect(await texts(bob)).toEqual([...expected, 'after the reload']);
-  expect(await messageIds(bob)).toEqual([1, 2, 3, 4, 5, 6, 7]);
-  await bob.screenshot({ path: `${ARTIFACTS}chat-bob-after-reload.png` });
-  carol.ws.close();
+    // An image, inline for both.
+    await ada.setInputFiles('#file', { name: 'gradient.png', mimeType: 'image/png', buffer: png() });
+    for (const page of [ada, bob]) {
+      await page.waitForFunction(() => {
+        const img = document.querySelector<HTMLImageElement>('.msg img');
+        return img?.complete === true && img.naturalWidth === 96;
+      });
+    }
+    await ada.fill('#text', 'nice, right?');
+    await ada.press('#text', 'Enter');
+    await bob.waitForFunction(() =>
+      [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'nice, right?'),
+    );
+    await ada.screenshot({ path: `${ARTIFACTS}chat-ada.png` });
+    await bob.screenshot({ path: `${ARTIFACTS}chat-bob.png` });
+
+    // The server dies; meanwhile the room goes on through the other instance.
+    const port = primary.port;
+    await primary.kill();
+    for (const page of [ada, bob]) await page.waitForSelector('#status:not([data-state="online"])');
+    await ada.screenshot({ path: `${ARTIFACTS}chat-offline.png` });
+    const carol = await Client.open(secondary.wsUrl, 'carol');
+    carol.send({ type: 'join', room });
+    await carol.next((m) => m.type === 'joined');
+    for (let i = 1; i <= 3; i++) carol.send({ type: 'msg', room, text: `missed ${i}` });
+    await carol.next((m) => m.type === 'msg' && m.text === 'missed 3');
+
+    // Back on the same port: both pages reconnect and get exactly what they missed.
+    primary = await ChatProcess.start(runtime, { port, redisUrl: redis.url });
+    const expected = ['hi ada', 'nice, right?', 'missed 1', 'missed 2', 'missed 3'];
+    for (const page of [ada, bob]) {
+      await page.waitForSelector('#status[data-state="online"]', { timeout: 20_000 });
+      await page.waitForFunction(
+        () => [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'missed 3'),
+        undefined,
+        { timeout: 20_000 },
+      );
+      expect(await texts(page)).toEqual(expected);
+      expect(await messageIds(page)).toEqual([1, 2, 3, 4, 5, 6]);
+    }
+    await bob.waitForFunction(() => document.querySelectorAll('#members li').length === 3);
+
+    // A reload resumes from sessionStorage: the log stays, nothing repeats, new messages arrive.
+    await bob.reload();
+    await bob.waitForSelector('#status[data-state="online"]');
+    carol.send({ type: 'msg', room, text: 'after the reload' });
+    await bob.waitForFunction(() =>
+      [...document.querySelectorAll('.msg .body')].some((n) => n.textContent === 'after the reload'),
+    );
+    expect(await texts(bob)).toEqual([...expected, 'after the reload']);
+    expect(await messageIds(bob)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    await bob.screenshot({ path: `${ARTIFACTS}chat-bob-after-reload.png` });
+    carol.ws.close();
+  });
 });
