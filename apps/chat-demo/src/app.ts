@@ -6,6 +6,7 @@
  * Files are read with `node:fs/promises`, which all three runtimes provide.
  */
 import { readFile, stat } from 'node:fs/promises';
+import process from 'node:process';
 import type {
   HttpRequest,
   HttpResponse,
@@ -92,28 +93,36 @@ export async function storeFromEnv(redisUrl: string | undefined): Promise<Store>
 }
 
 /**
- * Runs the app as a program: store from `REDIS_URL`, listens on `PORT`, prints
- * `chat demo on http://localhost:<port>`. Returns the function that stops it cleanly.
+ * Runs the app as a program: store from `REDIS_URL`, listens on `PORT` (default 3000)
+ * and `HOST`, prints `chat demo on http://localhost:<port>`; on SIGTERM or SIGINT
+ * closes every connection with 1001, closes the store and exits 0.
+ * `node:process` gives the environment and signals the same way on all three runtimes.
  */
-export async function runChat(
-  createServer: ServerFactory,
-  env: Readonly<Record<string, string | undefined>>,
-  runtime: string,
-): Promise<() => Promise<void>> {
-  const redisUrl = env.REDIS_URL || undefined;
+export async function runChat(createServer: ServerFactory, runtime: string): Promise<ChatApp> {
+  const redisUrl = process.env.REDIS_URL || undefined;
   const store = await storeFromEnv(redisUrl);
   const app = await startChat(createServer, {
-    port: Number(env.PORT ?? 3000),
-    host: env.HOST || undefined,
+    port: Number(process.env.PORT || 3000),
+    host: process.env.HOST || undefined,
     store,
   });
   console.log(`chat demo on http://localhost:${app.port}`);
   console.log(`(${runtime}, ${redisUrl ? `Redis store at ${redactUrl(redisUrl)}` : 'in-memory store'})`);
-  let stopping: Promise<void> | undefined;
-  return () => {
-    stopping ??= app.close().finally(() => store.close());
-    return stopping;
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    app
+      .close()
+      .finally(() => store.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return app;
 }
 
 function redactUrl(url: string): string {

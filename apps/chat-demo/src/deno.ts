@@ -2,16 +2,4 @@
 import { WebSocketServer } from '@fullduplex/deno';
 import { runChat } from './app.ts';
 
-const stop = await runChat(
-  (options) => new WebSocketServer(options),
-  Deno.env.toObject(),
-  `Deno ${Deno.version.deno}`,
-);
-const exit = (): void => {
-  stop().then(
-    () => Deno.exit(0),
-    () => Deno.exit(1),
-  );
-};
-Deno.addSignalListener('SIGTERM', exit);
-Deno.addSignalListener('SIGINT', exit);
+await runChat((options) => new WebSocketServer(options), `Deno ${Deno.version.deno}`);
