@@ -160,14 +160,21 @@ function onMessage(m) {
     }
     case 'left':
       break;
-    case 'presence':
-      members.set(m.room, m.members);
-      for (const id of typing.get(m.room)?.keys() ?? []) {
-        if (!m.members.some((x) => x.id === id)) typing.get(m.room).delete(id);
+    case 'presence': {
+      // Changes to the list `joined` carried: who went, who came (or changed nick).
+      const gone = new Set(m.left);
+      const list = (members.get(m.room) ?? []).filter((x) => !gone.has(x.id));
+      for (const member of m.joined) {
+        const at = list.findIndex((x) => x.id === member.id);
+        if (at >= 0) list[at] = member;
+        else list.push(member);
       }
+      members.set(m.room, list);
+      for (const id of m.left) typing.get(m.room)?.delete(id);
       renderSidebar();
       renderTyping();
       break;
+    }
     case 'typing': {
       if (m.from.id === myId) break;
       const map = typing.get(m.room) ?? new Map();

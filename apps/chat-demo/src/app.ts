@@ -26,7 +26,8 @@ import {
 export const PUBLIC_URL = new URL('../public/', import.meta.url);
 
 /** What the app needs of an adapter's server (Node's, Bun's and Deno's all fit). */
-export interface ListeningServer extends Pick<WebSocketServer<ChatPeer>, 'clients' | 'publish' | 'on'> {
+export interface ListeningServer
+  extends Pick<WebSocketServer<ChatPeer>, 'clients' | 'publish' | 'subscriberCount' | 'on'> {
   listen(port?: number, host?: string): Promise<{ readonly port: number }>;
   close(options?: ServerCloseOptions): Promise<void>;
 }

@@ -25,6 +25,8 @@ let lastId: number | undefined;
 let ws: WebSocketConnection | undefined;
 let stopped = false;
 const outbox: string[] = [];
+/** Who is in the room: id → nick, from `joined` and then `presence` changes. */
+let online = new Map<string, string>();
 
 const time = (ts: number): string => new Date(ts).toTimeString().slice(0, 5);
 
@@ -34,13 +36,21 @@ function print(message: ServerMessage): void {
       console.error(`* connected as ${message.nick}`);
       break;
     case 'joined':
+      online = new Map(message.members.map((m) => [m.id, m.nick]));
       console.error(
-        `* in #${message.room}: ${message.members.map((m) => m.nick).join(', ')}${message.truncated ? ' (some history was lost)' : ''}`,
+        `* in #${message.room}: ${[...online.values()].join(', ')}${message.truncated ? ' (some history was lost)' : ''}`,
       );
       break;
-    case 'presence':
-      console.error(`* online: ${message.members.map((m) => m.nick).join(', ')}`);
+    case 'presence': {
+      const gone = message.left.map((id) => online.get(id)).filter((nick) => nick !== undefined);
+      for (const id of message.left) online.delete(id);
+      for (const m of message.joined) online.set(m.id, m.nick);
+      const came = message.joined.map((m) => m.nick);
+      console.error(
+        `* ${[came.length > 0 ? `+${came.join(', +')}` : '', gone.length > 0 ? `-${gone.join(', -')}` : ''].filter(Boolean).join(' ')} (online: ${[...online.values()].join(', ')})`,
+      );
       break;
+    }
     case 'msg':
     case 'file':
       if (lastId !== undefined && message.id <= lastId) return;

@@ -15,6 +15,7 @@ const open = async (nick?: string): Promise<Client> => {
   return client;
 };
 const ids = (messages: { id: number }[]) => messages.map((m) => m.id);
+const sameSet = <T>(a: Set<T>, b: Set<T>): boolean => a.size === b.size && [...a].every((x) => b.has(x));
 
 beforeAll(async () => {
   chat = await startNodeChat({ port: 0, host: '127.0.0.1', store });
@@ -49,8 +50,12 @@ describe('a room', () => {
     const bob = await open('bob');
     bob.send({ type: 'join', room: 'lobby' });
     await bob.next((m) => m.type === 'joined');
-    const presence = await ada.next((m) => m.type === 'presence' && m.members.length === 2);
-    expect(presence.members.map((m: { nick: string }) => m.nick).sort()).toEqual(['ada', 'bob']);
+    const presence = await ada.next((m) => m.type === 'presence' && m.joined.length > 0);
+    // Only the change travels: bob came, nobody left.
+    expect(presence).toMatchObject({ room: 'lobby', joined: [{ nick: 'bob' }], left: [] });
+    const bobId = presence.joined[0].id;
+    const bobJoined = bob.messages.find((m) => m.type === 'joined');
+    expect(bobJoined.members.map((m: { nick: string }) => m.nick).sort()).toEqual(['ada', 'bob']);
 
     bob.send({ type: 'typing', room: 'lobby', typing: true });
     expect(await ada.next((m) => m.type === 'typing')).toMatchObject({ from: { nick: 'bob' }, typing: true });
@@ -81,8 +86,8 @@ describe('a room', () => {
     expect(Buffer.from(file.bytes).equals(Buffer.from(bytes))).toBe(true);
 
     bob.ws.close(1000);
-    const after = await ada.next((m) => m.type === 'presence' && m.members.length === 1);
-    expect(after.members[0].nick).toBe('ada');
+    const after = await ada.next((m) => m.type === 'presence' && m.left.length > 0);
+    expect(after).toMatchObject({ joined: [], left: [bobId] });
   });
 
   it('resumes after a reconnect with exactly the missed messages, in order, none twice', async () => {
@@ -126,6 +131,54 @@ describe('a room', () => {
     }
     await late.next((m) => m.type === 'msg' && m.text === 'm30');
     expect(ids(late.chat('stream'))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it('presence travels as changes: every member ends with the true list, at O(N) bytes per join', async () => {
+    // Two instances on one store: half the members on each.
+    const other = await startNodeChat({ port: 0, host: '127.0.0.1', store });
+    try {
+      const urls = [url, `ws://127.0.0.1:${other.port}/ws`];
+      const members: Client[] = [];
+      for (let i = 0; i < 30; i++) {
+        const client = await Client.open(urls[i % 2] as string, `p${i}`);
+        clients.push(client);
+        client.send({ type: 'join', room: 'crowd' });
+        await client.next((m) => m.type === 'joined');
+        members.push(client);
+      }
+      const picture = (client: Client): Set<string> => {
+        const joined = client.messages.find((m) => m.type === 'joined' && m.room === 'crowd');
+        const list = new Map<string, string>(
+          joined.members.map((m: { id: string; nick: string }) => [m.id, m.nick]),
+        );
+        for (const m of client.messages) {
+          if (m.type !== 'presence' || m.room !== 'crowd') continue;
+          for (const id of m.left) list.delete(id);
+          for (const member of m.joined) list.set(member.id, member.nick);
+        }
+        return new Set(list.values());
+      };
+      const nicks = (from: number, to: number) =>
+        new Set(Array.from({ length: to - from }, (_, i) => `p${from + i}`));
+      const settle = async (expected: Set<string>, who: Client[]): Promise<void> => {
+        const deadline = Date.now() + 10_000;
+        while (who.some((c) => !sameSet(picture(c), expected)) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        for (const c of who) expect(picture(c)).toEqual(expected);
+      };
+      await settle(nicks(0, 30), members);
+      // Full lists would cost the room ~35 B × N³/3 ≈ 315 KB here; changes cost O(N²) in all.
+      const presenceBytes = members
+        .flatMap((c) => c.messages.filter((m) => m.type === 'presence'))
+        .reduce((sum, m) => sum + JSON.stringify(m).length, 0);
+      expect(presenceBytes).toBeLessThan(60_000);
+      // The first ten go (five from each instance); the rest see exactly the twenty left.
+      for (const client of members.slice(0, 10)) client.ws.close(1000);
+      await settle(nicks(10, 30), members.slice(10));
+    } finally {
+      await other.close();
+    }
   });
 
   it('resumes across a server restart on the same port (store kept)', async () => {

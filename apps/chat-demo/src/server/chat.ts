@@ -72,11 +72,18 @@ export class ChatServer {
   private readonly store: Store;
   private readonly now: () => number;
   private readonly rate: number;
-  private server: Pick<WebSocketServer<ChatPeer>, 'publish' | 'on'> | undefined;
+  private server: Pick<WebSocketServer<ChatPeer>, 'publish' | 'on' | 'subscriberCount'> | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Connections reading history per room: they get live events through their buffer. */
   private readonly syncing = new Map<string, Set<ChatConnection>>();
   private readonly connections = new Set<ChatConnection>();
+  /**
+   * This instance's picture of each room's members, kept while a local connection is in
+   * the room. The store fans out full lists; connections get only the differences
+   * (a room of N costs O(N) per join instead of O(N²)), relative to the list their
+   * `joined` carried, which is this picture at the moment they went live.
+   */
+  private readonly presence = new Map<string, { members: Map<string, Member>; filled: boolean }>();
 
   constructor(options: ChatServerOptions) {
     this.store = options.store;
@@ -122,7 +129,7 @@ export class ChatServer {
   }
 
   /** Starts serving the connections of `server` (built with {@link serverOptions}). */
-  attach(server: Pick<WebSocketServer<ChatPeer>, 'publish' | 'on'>): void {
+  attach(server: Pick<WebSocketServer<ChatPeer>, 'publish' | 'on' | 'subscriberCount'>): void {
     if (this.server) throw new Error('already attached');
     this.server = server;
     this.unsubscribe = this.store.subscribe((room, event) => this.onRoomEvent(room, event));
@@ -307,8 +314,9 @@ export class ChatServer {
       this.syncing.set(room, syncing);
     }
     syncing.add(ws);
+    if (!this.presence.has(room)) this.presence.set(room, { members: new Map(), filled: false });
     try {
-      const members = await this.store.join(room, this.member(ws));
+      const listed = await this.store.join(room, this.member(ws));
       let slice = await this.store.since(
         room,
         since ?? 0,
@@ -321,6 +329,17 @@ export class ChatServer {
         slice = await this.store.since(room, 0, LIMITS.recentOnJoin);
       }
       if (peer.closed || peer.rooms.get(room) !== state) return;
+      let view = this.presence.get(room);
+      if (!view) {
+        view = { members: new Map(), filled: false };
+        this.presence.set(room, view);
+      }
+      // No fan-out reached us yet: the list our own join returned is the freshest we have.
+      if (!view.filled) {
+        view.members = new Map(listed.map((m) => [m.id, m]));
+        view.filled = true;
+      }
+      const members = [...view.members.values()];
       const first = slice.messages[0]?.id;
       const truncated = since !== undefined && (first !== undefined ? first > after + 1 : slice.head > after);
       this.send(ws, {
@@ -337,13 +356,14 @@ export class ChatServer {
         lastSent = message.id;
       }
       // Everything fanned out while we read history, minus what history already held.
+      // Presence changes are already in `members` (the picture they updated).
       for (const event of state.buffer) {
         if (event.kind === 'message') {
           if (event.message.id <= lastSent) continue;
           lastSent = event.message.id;
           this.sendMessage(ws, event.message);
-        } else {
-          this.send(ws, this.eventToWire(room, event));
+        } else if (event.kind === 'typing') {
+          this.send(ws, { type: 'typing', room, from: event.from, typing: event.typing });
         }
       }
       state.buffer = [];
@@ -359,6 +379,9 @@ export class ChatServer {
     ws.data.rooms.delete(room);
     ws.unsubscribe(topicOf(room));
     this.syncing.get(room)?.delete(ws);
+    if ((this.syncing.get(room)?.size ?? 0) === 0 && this.server?.subscriberCount(topicOf(room)) === 0) {
+      this.presence.delete(room);
+    }
     void this.store.leave(room, ws.data.id).catch(() => {});
   }
 
@@ -378,17 +401,40 @@ export class ChatServer {
     if (event.kind === 'message') {
       server.publish(topic, JSON.stringify(toWire(event.message)));
       if (event.message.type === 'file') server.publish(topic, event.message.bytes, { binary: true });
+    } else if (event.kind === 'typing') {
+      server.publish(topic, JSON.stringify({ type: 'typing', room, from: event.from, typing: event.typing }));
     } else {
-      server.publish(topic, JSON.stringify(this.eventToWire(room, event)));
+      const change = this.updatePresence(room, event.members);
+      if (change) server.publish(topic, JSON.stringify(change));
     }
     const syncing = this.syncing.get(room);
     if (syncing) for (const ws of syncing) ws.data.rooms.get(room)?.buffer.push(event);
   }
 
-  private eventToWire(room: string, event: Exclude<RoomEvent, { kind: 'message' }>): ServerMessage {
-    return event.kind === 'presence'
-      ? { type: 'presence', room, members: event.members }
-      : { type: 'typing', room, from: event.from, typing: event.typing };
+  /** Brings this instance's picture of `room` to `members`; returns the difference, if any. */
+  private updatePresence(room: string, members: readonly Member[]): ServerMessage | undefined {
+    const entry = this.presence.get(room);
+    if (!entry) return undefined; // nobody here is in the room
+    entry.filled = true;
+    const view = entry.members;
+    const joined: Member[] = [];
+    const left: string[] = [];
+    const now = new Set<string>();
+    for (const member of members) {
+      now.add(member.id);
+      const known = view.get(member.id);
+      if (known?.nick !== member.nick) {
+        view.set(member.id, member);
+        joined.push(member);
+      }
+    }
+    for (const id of view.keys()) {
+      if (!now.has(id)) {
+        view.delete(id);
+        left.push(id);
+      }
+    }
+    return joined.length > 0 || left.length > 0 ? { type: 'presence', room, joined, left } : undefined;
   }
 
   // ------------------------------------------------------------ helpers

@@ -142,7 +142,14 @@ export type ServerMessage =
       readonly count: number;
     }
   | { readonly type: 'left'; readonly room: string }
-  | { readonly type: 'presence'; readonly room: string; readonly members: readonly Member[] }
+  | {
+      readonly type: 'presence';
+      readonly room: string;
+      /** Members who came since the last `joined`/`presence` of this room (a nick change replaces). */
+      readonly joined: readonly Member[];
+      /** Ids of members who went. */
+      readonly left: readonly string[];
+    }
   | { readonly type: 'typing'; readonly room: string; readonly from: Member; readonly typing: boolean }
   | { readonly type: 'error'; readonly code: ErrorCode; readonly message: string; readonly ref?: string }
   | ChatMessage;
