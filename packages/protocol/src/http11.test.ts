@@ -326,6 +326,25 @@ describe('HttpHeadParser: requests', () => {
     }
   });
 
+  it('fails at the first byte that cannot start a method, without waiting for a line end', () => {
+    // A TLS ClientHello on a plain port, binary junk, a stray space: no CRLF will come.
+    const starts = [
+      Uint8Array.of(0x16, 0x03, 0x01, 0x02, 0x00),
+      Uint8Array.of(0x00),
+      ascii(' '),
+      ascii('GE\u0000'),
+      ascii('G{'),
+    ];
+    for (const bytes of starts) {
+      const parser = new HttpHeadParser({ kind: 'request' });
+      expect(() => parser.push(bytes)).toThrow(HandshakeError);
+      expect(() => parser.push(ascii('T / HTTP/1.1\r\n'))).toThrow(/Invalid request method/);
+    }
+    // Token characters and the space after the method keep it waiting.
+    const waiting = new HttpHeadParser({ kind: 'request' });
+    expect(waiting.push(ascii("M-SEARCH!#$%&'*+.^_`|~ /\u0001"))).toBeUndefined();
+  });
+
   it('rejects malformed header lines with 400', () => {
     const lines = [
       ' folded: value', // obs-fold

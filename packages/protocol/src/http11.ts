@@ -238,6 +238,8 @@ export class HttpHeadParser<K extends HttpHeadKind> {
   #startLine: { method: string; target: string; versionMinor: number } | undefined;
   #response: { versionMinor: number; status: number; reason: string } | undefined;
   #headers = new HttpHeaders();
+  /** Still reading a request's method: every byte must be a token character or the space after it. */
+  #inMethod: boolean;
   #state: 'parsing' | 'done' | 'failed' = 'parsing';
   #failure: HandshakeError | undefined;
 
@@ -247,6 +249,7 @@ export class HttpHeadParser<K extends HttpHeadKind> {
       throw new TypeError(`kind must be 'request' or 'response'`);
     }
     this.kind = options.kind;
+    this.#inMethod = options.kind === 'request';
     this.#maxHeadSize = positiveInteger(options.maxHeadSize ?? 16384, 'maxHeadSize');
     this.#maxHeaderCount = positiveInteger(options.maxHeaderCount ?? 100, 'maxHeaderCount');
     this.#maxLineLength = positiveInteger(options.maxLineLength ?? 8192, 'maxLineLength');
@@ -299,10 +302,20 @@ export class HttpHeadParser<K extends HttpHeadKind> {
       } else if (byte === LF) {
         throw this.#error('HTTP_MALFORMED', 400, 'HTTP lines must end with CRLF');
       } else {
+        if (this.#inMethod) this.#checkMethodByte(byte);
         this.#appendToLine(byte);
       }
     }
     return undefined;
+  }
+
+  /**
+   * Fails at the first byte that cannot be part of a method (a TLS ClientHello on a
+   * plain port, binary junk) instead of waiting for a line end that may never come.
+   */
+  #checkMethodByte(byte: number): void {
+    if (byte === SPACE && this.#lineLength > 0) this.#inMethod = false;
+    else if (!isTokenChar(byte)) throw this.#malformed('Invalid request method');
   }
 
   #appendToLine(byte: number): void {

@@ -571,6 +571,16 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       );
     });
 
+    it('answers a TLS ClientHello on the plain port with 400 at once, not at the handshake timeout', async () => {
+      const { port } = await start({ handshakeTimeout: 10_000 });
+      const client = await raw(port);
+      const started = Date.now();
+      await client.write(Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03));
+      const response = new TextDecoder().decode(await client.readToEnd(4000));
+      expect(response).toMatch(/^HTTP\/1\.1 400 [\s\S]*Invalid request method/);
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+
     it('drops a client that sends no handshake within handshakeTimeout (408)', async () => {
       const { port } = await start({ handshakeTimeout: 300 });
       const client = await raw(port);
