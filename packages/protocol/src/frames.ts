@@ -469,8 +469,8 @@ export class FrameParser {
   private stage = READING_HEADER;
   private failure: ProtocolError | undefined = undefined;
 
-  /** A header split across chunks is gathered here. */
-  private readonly headerBytes = new Uint8Array(14);
+  /** A header split across chunks is gathered here; allocated the first time one is (idle connections never need it). */
+  private headerBytes: Uint8Array | undefined;
   private headerFilled = 0;
 
   // The frame being read.
@@ -579,6 +579,7 @@ export class FrameParser {
    * each field as soon as the bytes that decide it are in.
    */
   private gatherHeader(): boolean {
+    this.headerBytes ??= new Uint8Array(14);
     const bytes = this.headerBytes;
     let filled = this.headerFilled;
     let size = filled < 2 ? 2 : headerSizeFromSecondByte(bytes[1]!);

@@ -169,7 +169,11 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   readonly extensions: string;
   /** The URL (client side) or request target (server side). */
   readonly url: string;
-  /** Server side: the upgrade request it was accepted from (headers, cookies, path…). Undefined on clients. */
+  /**
+   * Server side, with the server's `retainRequest` option: the upgrade request it was
+   * accepted from (headers, cookies, path…). Otherwise undefined (the request is the
+   * `connection` event's second argument).
+   */
   readonly request: UpgradeRequest | undefined;
 
   /** @internal The transport; adapters and the server use it, applications should not. */

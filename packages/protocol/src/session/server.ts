@@ -88,6 +88,13 @@ export interface ServerOptions<Data = unknown> extends ConnectionOptions {
   readonly handshakeTimeout?: number;
   /** Most simultaneous connections; further upgrades get 503. Default unlimited. */
   readonly maxConnections?: number;
+  /**
+   * Keep the upgrade request on the connection as `ws.request` for its whole life.
+   * Default false: its headers cost ~2 KiB per connection (more from browsers). The
+   * request is always given to the `upgrade` hook and as the `connection` event's
+   * second argument; copy what you need into `data` there.
+   */
+  readonly retainRequest?: boolean;
 }
 
 /** Events of a {@link WebSocketServer}. */
@@ -402,7 +409,7 @@ class HandshakeStage<Data> implements TransportHandler {
         protocol: protocol ?? '',
         extensions: extensions ?? '',
         url: head.target,
-        request,
+        request: options.retainRequest ? request : undefined,
         deflate,
         deflateThreshold: setup?.threshold,
       },

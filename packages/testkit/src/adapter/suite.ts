@@ -418,9 +418,31 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       expect(seen?.protocols).toEqual(['a', 'b']);
       expect(seen?.remoteAddress).toMatch(/127\.0\.0\.1/);
       expect(peer.remoteAddress).toMatch(/127\.0\.0\.1/);
-      expect(peer.request?.path).toBe('/room/42');
-      expect(peer.request?.headers.get('x-custom')).toBe('1');
+      // Not kept on the connection unless asked (it costs ~2 KiB per connection).
+      expect(peer.request).toBeUndefined();
       expect(ws.request).toBeUndefined();
+    });
+
+    it('retainRequest keeps the upgrade request on the connection; the connection event always gets it', async () => {
+      const { server, url } = await startEcho({ retainRequest: true });
+      const connected = new Promise<[WebSocketConnection<unknown>, UpgradeRequest]>((resolve) =>
+        server.on('connection', (ws, request) => resolve([ws, request])),
+      );
+      await dial(`${url}/room/7?x=1`, { headers: { 'X-Custom': '2' } });
+      const [peer, request] = await connected;
+      expect(request.path).toBe('/room/7');
+      expect(peer.request).toBe(request);
+      expect(peer.request?.headers.get('x-custom')).toBe('2');
+      expect(peer.request?.query.get('x')).toBe('1');
+      const plain = await startEcho();
+      const plainConnected = new Promise<[WebSocketConnection<unknown>, UpgradeRequest]>((resolve) =>
+        plain.server.on('connection', (ws, req) => resolve([ws, req])),
+      );
+      await dial(`${plain.url}/p`);
+      const [plainPeer, plainRequest] = await plainConnected;
+      expect(plainRequest.path).toBe('/p');
+      expect(plainPeer.request).toBeUndefined();
+      expect(plainPeer.url).toBe('/p');
     });
 
     it('rejects from the upgrade hook with any status and body', async () => {
