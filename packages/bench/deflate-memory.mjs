@@ -24,13 +24,12 @@
 // `ulimit -n 65536`. Variants alternate within each run. Prints a markdown table of medians per
 // connection, and the command line. About 2 minutes with the defaults on 2 CPUs.
 import { spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
-import { relative } from 'node:path';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { childProcesses, commandLine, loadAverage, median, sleep } from './lib/measure.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 
 const { values } = parseArgs({
@@ -83,32 +82,22 @@ const VARIANTS = [
 
 // ------------------------------------------------------------------ processes
 
-const children = new Set();
-function killAll() {
-  for (const child of children) child.kill('SIGKILL');
-}
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
+const { track, killAll } = childProcesses();
 
 /** Spawns `node <args>` under a raised descriptor limit; stdout is read line by line. */
 function launch(args, env = {}) {
-  const child = spawn(
-    'bash',
-    [
-      '-c',
-      'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"',
-      process.execPath,
-      ...args,
-    ],
-    { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+  const child = track(
+    spawn(
+      'bash',
+      [
+        '-c',
+        'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"',
+        process.execPath,
+        ...args,
+      ],
+      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+    ),
   );
-  children.add(child);
-  child.once('exit', () => children.delete(child));
   const lines = [];
   const waiters = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -197,8 +186,6 @@ async function closeClient(client) {
   await client.exit();
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function run(variant) {
   const server = await startServer(variant);
   let client;
@@ -229,22 +216,14 @@ async function run(variant) {
 
 // ------------------------------------------------------------------ main
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
-const cliArgs = process.argv.slice(2);
-const viaPnpm = process.env.npm_lifecycle_event === 'bench:deflate:memory';
-const command = viaPnpm
-  ? `npx -y pnpm@10.34.8 --filter @fullduplex/bench bench:deflate:memory${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`
-  : `node ${relative(ROOT, fileURLToPath(import.meta.url))}${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`;
-const loadAtStart = loadavg()
-  .map((x) => x.toFixed(2))
-  .join(' ');
+const command = commandLine(import.meta.url, {
+  filter: '@fullduplex/bench',
+  scripts: { 'bench:deflate:memory': [] },
+});
+const loadAtStart = loadAverage();
 const started = performance.now();
 const results = Object.fromEntries(VARIANTS.map((v) => [v.key, []]));
 try {

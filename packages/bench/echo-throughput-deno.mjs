@@ -18,71 +18,23 @@
 // echo-throughput.mjs). Everything is plain TCP on 127.0.0.1. Prints a markdown table: median round
 // trips per second per server, the ratio ours/native, and the command line. Progress goes to
 // stderr. Deno is the binary @fullduplex/deno installs (its `deno` dev dependency), or $DENO.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { commandLine, printHelp, ROOT, versionOf } from './lib/measure.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const { values } = parseArgs({ options: ECHO_OPTIONS });
+if (values.help) printHelp(import.meta.url);
 
-const { values } = parseArgs({
-  options: {
-    size: { type: 'string', default: '64' },
-    connections: { type: 'string', default: '50' },
-    inflight: { type: 'string', default: '1' },
-    duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '5' },
-    'no-pin': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (values.help) {
-  const source = readFileSync(fileURLToPath(import.meta.url), 'utf8');
-  console.log(
-    source
-      .split('\n')
-      .filter((l) => l.startsWith('//'))
-      .map((l) => l.replace(/^\/\/ ?/, ''))
-      .join('\n'),
-  );
-  process.exit(0);
-}
-
-function positive(name, integer) {
-  const value = Number(values[name]);
-  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    console.error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${values[name]}`);
-    process.exit(2);
-  }
-  return value;
-}
-const config = {
-  size: positive('size', true),
-  connections: positive('connections', true),
-  inflight: positive('inflight', true),
-  duration: positive('duration', false),
-  warmup: positive('warmup', false),
-  rounds: positive('rounds', true),
-};
+const config = echoConfig(values);
 
 // Two CPUs or more: servers on the last one, the load generator on the first.
-const cpuCount = cpus().length;
-const pin = !values['no-pin'] && cpuCount >= 2 && existsSync('/usr/bin/taskset');
-const SERVER_CPU = String(cpuCount - 1);
-const LOAD_CPU = '0';
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
+const pinning = echoPinning(values['no-pin']);
 
-const versionOf = (file) => JSON.parse(readFileSync(file, 'utf8')).version;
 const DENO_PACKAGE = fileURLToPath(new URL('../deno/package.json', import.meta.url));
 /** The Deno binary itself (the npm package's `bin` is a Node wrapper that would not forward signals). */
 const DENO =
@@ -92,258 +44,32 @@ if (!existsSync(DENO)) {
   process.exit(1);
 }
 const denoVersion = execFileSync(DENO, ['--version'], { encoding: 'utf8' }).split(/\s+/)[1];
-const SERVERS = [
-  {
-    key: 'ours',
-    label: `fullduplex ${versionOf(DENO_PACKAGE)}`,
-    script: 'examples/echo/deno.ts',
-  },
-  {
-    key: 'native',
-    label: 'Deno.serve',
-    script: 'packages/bench/deno-native-echo-server.ts',
-  },
-];
 
-const children = new Set();
-/** Runs `command args` (pinned to `cpu` when pinning); children are SIGKILLed when we exit. */
-function launch(command, args, options, cpu) {
-  const child =
-    pin && cpu !== undefined
-      ? spawn('/usr/bin/taskset', ['-c', cpu, command, ...args], options)
-      : spawn(command, args, options);
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-function killAll() {
-  for (const child of children) child.kill('SIGKILL');
-}
-process.once('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
-}
-
-function startServer(server) {
-  return new Promise((resolve, reject) => {
+await runEchoComparison({
+  config,
+  pinning,
+  servers: [
+    { key: 'ours', label: `fullduplex ${versionOf(DENO_PACKAGE)}`, script: 'examples/echo/deno.ts' },
+    { key: 'native', label: 'Deno.serve', script: 'packages/bench/deno-native-echo-server.ts' },
+  ],
+  serverProcess: {
+    command: DENO,
+    args: (script) => ['run', '-A', script],
     // From the repository root, as other tools run the example; DEFLATE off for both.
-    const child = launch(
-      DENO,
-      ['run', '-A', server.script],
-      {
-        cwd: ROOT,
-        env: { ...process.env, PORT: '0', DEFLATE: '0', NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-      SERVER_CPU,
-    );
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${server.label}: not listening after 30 s`)), 30_000);
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      out += chunk;
-      const match = /listening on (\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout.removeAllListeners('data');
-        child.stdout.resume();
-        resolve({ ...server, child, url: `ws://127.0.0.1:${match[1]}` });
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${server.label}: exited (${signal ?? code}) before listening`));
-    });
-  });
-}
-
-/** utime + stime of a process, in seconds (Linux /proc); undefined elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
-/** One load run against one server; resolves with its rate and the server's CPU use meanwhile. */
-function measure(server) {
-  return new Promise((resolve, reject) => {
-    const args = [
-      fileURLToPath(new URL('./load.mjs', import.meta.url)),
-      '--url',
-      server.url,
-      '--connections',
-      String(config.connections),
-      '--inflight',
-      String(config.inflight),
-      '--size',
-      String(config.size),
-      '--warmup',
-      String(config.warmup),
-      '--duration',
-      String(config.duration),
-    ];
-    const child = launch(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }, LOAD_CPU);
-    let stdout = '';
-    let stderr = '';
-    let cpuStart;
-    let cpuStop;
-    let loadStart;
-    let loadStop;
-    const timer = setTimeout(
-      () => {
-        child.kill('SIGKILL');
-        reject(new Error(`load generator against ${server.label} did not finish`));
-      },
-      (config.warmup + config.duration + 30) * 1000,
-    );
-    child.stdout.setEncoding('utf8').on('data', (chunk) => {
-      stdout += chunk;
-      if (cpuStart === undefined && /^start$/m.test(stdout)) {
-        cpuStart = cpuSeconds(server.child.pid);
-        loadStart = cpuSeconds(child.pid);
-      }
-      if (cpuStop === undefined && /^stop$/m.test(stdout)) {
-        cpuStop = cpuSeconds(server.child.pid);
-        loadStop = cpuSeconds(child.pid);
-      }
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      let result;
-      try {
-        result = JSON.parse(line);
-      } catch {
-        reject(new Error(`load generator against ${server.label} exited ${code}: ${stderr || stdout}`));
-        return;
-      }
-      if (code !== 0 || result.bad > 0 || result.errors.length > 0) {
-        reject(
-          new Error(`load generator against ${server.label} failed: ${JSON.stringify(result)} ${stderr}`),
-        );
-        return;
-      }
-      const share = (a, b) => (a !== undefined && b !== undefined ? (b - a) / result.seconds : undefined);
-      resolve({ rate: result.rate, cpu: share(cpuStart, cpuStop), loadCpu: share(loadStart, loadStop) });
-    });
-  });
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const pct = (x) => (x === undefined ? 'n/a' : `${Math.round(x * 100)} %`);
-const sizeLabel = (n) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
-
-const cliArgs = process.argv.slice(2);
-const viaPnpm = process.env.npm_lifecycle_event === 'bench:echo:deno';
-const command = viaPnpm
-  ? `npx -y pnpm@10.34.8 --filter @fullduplex/bench bench:echo:deno${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`
-  : `node ${relative(ROOT, fileURLToPath(import.meta.url)) || 'echo-throughput-deno.mjs'}${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`;
-
-const loadAtStart = loadavg()
-  .map((x) => x.toFixed(2))
-  .join(' ');
-const running = [];
-try {
-  for (const server of SERVERS) running.push(await startServer(server));
-} catch (error) {
-  console.error(error.message);
-  killAll();
-  process.exit(1);
-}
-
-const results = { ours: [], native: [] };
-const started = performance.now();
-try {
-  for (let round = 0; round < config.rounds; round++) {
-    const order = round % 2 === 0 ? running : [...running].reverse();
-    for (const server of order) {
-      const r = await measure(server);
-      results[server.key].push(r);
-      console.error(
-        `round ${round + 1}/${config.rounds} ${server.label.padEnd(18)} ${fmt(r.rate).padStart(9)} msgs/s  server CPU ${pct(r.cpu)}, load generator CPU ${pct(r.loadCpu)}`,
-      );
-    }
-  }
-} catch (error) {
-  console.error(error.message);
-  killAll();
-  process.exit(1);
-}
-for (const server of running) server.child.kill('SIGTERM');
-
-const summary = {};
-for (const server of running) {
-  const rs = results[server.key];
-  const rates = rs.map((r) => r.rate);
-  const samples = (key) => rs.map((r) => r[key]).filter((c) => c !== undefined);
-  const rate = median(rates);
-  const cpu = samples('cpu').length ? median(samples('cpu')) : undefined;
-  summary[server.key] = {
-    label: server.label,
-    rate,
-    min: Math.min(...rates),
-    max: Math.max(...rates),
-    spread: (Math.max(...rates) - Math.min(...rates)) / rate,
-    cpu,
-    perCpu: cpu ? median(rs.filter((r) => r.cpu).map((r) => r.rate / r.cpu)) : undefined,
-    loadCpu: samples('loadCpu').length ? median(samples('loadCpu')) : undefined,
-    rates,
-  };
-}
-const ours = summary.ours;
-const native = summary.native;
-
-const out = [];
-out.push(
-  `### Echo throughput on Deno ${denoVersion}: ${sizeLabel(config.size)} binary messages, ${config.connections} connections × ${config.inflight} in flight`,
-);
-out.push('');
-out.push(
-  '| server | median round trips/s | min – max | server CPU | round trips per server CPU-second | load generator CPU |',
-);
-out.push('|---|--:|--:|--:|--:|--:|');
-for (const s of [ours, native]) {
-  out.push(
-    `| ${s.label} | ${fmt(s.rate)} | ${fmt(s.min)} – ${fmt(s.max)} | ${pct(s.cpu)} | ${s.perCpu ? fmt(s.perCpu) : 'n/a'} | ${pct(s.loadCpu)} |`,
-  );
-}
-out.push(
-  `| **ours / Deno.serve** | **${(ours.rate / native.rate).toFixed(2)}×** | | | ${ours.perCpu && native.perCpu ? `${(ours.perCpu / native.perCpu).toFixed(2)}×` : 'n/a'} | |`,
-);
-out.push('');
-out.push(
-  `Per round (round trips/s), ours: ${ours.rates.map(fmt).join(', ')}; Deno.serve: ${native.rates.map(fmt).join(', ')}.`,
-);
-out.push(
-  `${config.rounds} rounds alternating server order; each run ${config.warmup} s warm-up + ${config.duration} s measured; ` +
-    `servers: \`deno run -A\` of examples/echo/deno.ts and packages/bench/deno-native-echo-server.ts (plain TCP); ` +
-    `load generator: ws client on Node in its own process for both servers; all on 127.0.0.1. ` +
-    'CPU columns are medians of (process CPU time during the measured window) / (window). ' +
-    `Deno ${denoVersion}, Node ${process.version} (load generator), ${cpuCount} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ` +
-    (pin ? `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOAD_CPU}` : 'no CPU pinning') +
-    `; load average at start ${loadAtStart}; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-);
-const noisy = [ours, native].filter((s) => s.spread > 0.1);
-if (noisy.length > 0) {
-  out.push(
-    `Noisy: spread (max − min) / median is ${noisy.map((s) => `${Math.round(s.spread * 100)} % for ${s.label}`).join(', ')}; rerun on a quiet machine.`,
-  );
-}
-out.push('');
-out.push(`Command: \`${command}\``);
-console.log(out.join('\n'));
-process.exit(0);
+    cwd: ROOT,
+    env: { DEFLATE: '0', NO_COLOR: '1' },
+    timeoutSeconds: 30,
+  },
+  load: {
+    command: process.execPath,
+    script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
+    args: [],
+  },
+  title: `Echo throughput on Deno ${denoVersion}`,
+  other: 'Deno.serve',
+  setup:
+    'servers: `deno run -A` of examples/echo/deno.ts and packages/bench/deno-native-echo-server.ts (plain TCP); ' +
+    'load generator: ws client on Node in its own process for both servers; all on 127.0.0.1. ',
+  runtime: `Deno ${denoVersion}, Node ${process.version} (load generator), `,
+  command: commandLine(import.meta.url, { filter: '@fullduplex/bench', scripts: { 'bench:echo:deno': [] } }),
+});

@@ -12,38 +12,13 @@
 // run takes 20 s longer than it should. With --deflate the client offers permessage-deflate
 // (`perMessageDeflate: true`), fails unless the server accepts it, and sends compressible
 // JSON-like bytes instead of the byte pattern.
-import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
+import { loadConfig, measureAndReport, openAll, state } from './lib/load.mjs';
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    connections: { type: 'string', default: '50' },
-    inflight: { type: 'string', default: '1' },
-    size: { type: 'string', default: '64' },
-    warmup: { type: 'string', default: '1' },
-    duration: { type: 'string', default: '5' },
-    deflate: { type: 'boolean', default: false },
-  },
-});
-const url = values.url;
-const connections = Number(values.connections);
-const inflight = Number(values.inflight);
-const size = Number(values.size);
-const warmup = Number(values.warmup);
-const duration = Number(values.duration);
-if (!url) fail('--url is required');
+const config = loadConfig({ deflate: { type: 'boolean', default: false } });
+const { url, size, inflight } = config;
 
-const deadline = setTimeout(() => fail('timed out'), (warmup + duration + 20) * 1000);
-
-function fail(message) {
-  console.error(`load: ${message}`);
-  process.exit(2);
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const deflate = values.deflate;
+const deflate = config.values.deflate;
 const payload = Buffer.alloc(size);
 if (deflate) {
   // Compressible like real traffic (about 4:1 at zlib level 1), not a trivially repeating pattern.
@@ -55,12 +30,6 @@ if (deflate) {
 } else {
   for (let i = 0; i < size; i++) payload[i] = (i * 31 + 7) & 255;
 }
-
-let running = true;
-let counting = false;
-let count = 0;
-let bad = 0;
-const errors = [];
 
 function open() {
   return new Promise((resolve, reject) => {
@@ -77,51 +46,26 @@ function open() {
   });
 }
 
-let sockets;
-try {
-  sockets = await Promise.all(Array.from({ length: connections }, open));
-} catch (error) {
-  fail(`connecting to ${url}: ${error.message}`);
-}
+const sockets = await openAll(config, open);
 
 for (const ws of sockets) {
   ws.on('message', (data, isBinary) => {
-    if (!isBinary || data.length !== size || (deflate && !payload.equals(data))) bad++;
-    if (counting) count++;
-    if (running) ws.send(payload);
+    if (!isBinary || data.length !== size || (deflate && !payload.equals(data))) state.bad++;
+    if (state.counting) state.count++;
+    if (state.running) ws.send(payload);
   });
-  ws.on('error', (error) => errors.push(error.message));
+  ws.on('error', (error) => state.errors.push(error.message));
   ws.on('close', (code) => {
-    if (running) errors.push(`connection closed during the run (${code})`);
+    if (state.running) state.errors.push(`connection closed during the run (${code})`);
   });
   for (let i = 0; i < inflight; i++) ws.send(payload);
 }
 
-await sleep(warmup * 1000);
-count = 0;
-counting = true;
-const t0 = performance.now();
-console.log('start');
-await sleep(duration * 1000);
-const messages = count;
-const seconds = (performance.now() - t0) / 1000;
-counting = false;
-running = false;
-console.log('stop');
-
-await Promise.all(
-  sockets.map(
-    (ws) =>
-      new Promise((resolve) => {
-        ws.once('close', resolve);
-        ws.close(1000);
-        setTimeout(() => {
-          ws.terminate();
-          resolve();
-        }, 2000).unref();
-      }),
-  ),
-);
-clearTimeout(deadline);
-console.log(JSON.stringify({ messages, seconds, rate: messages / seconds, bad, errors: errors.slice(0, 5) }));
-process.exit(0);
+await measureAndReport(config, sockets, (ws, done) => {
+  ws.once('close', done);
+  ws.close(1000);
+  setTimeout(() => {
+    ws.terminate();
+    done();
+  }, 2000).unref();
+});

@@ -36,15 +36,31 @@
 // connection or a missing message; such a step is run once more if other processes used over
 // 25 % of a CPU meanwhile (both runs are in the table).
 // Prints a markdown table (stdout) and progress (stderr). Needs the chat demo built.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  canPin,
+  childProcesses,
+  commandLine,
+  cpuSeconds,
+  fmt,
+  loadAverage,
+  machineSeconds,
+  median,
+  memoryOf,
+  pct,
+  positive as positiveOf,
+  printHelp,
+  ROOT,
+  sleep,
+  spawnOn,
+  usage,
+} from '../../../packages/bench/lib/measure.mjs';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const SUBPROTOCOL = 'fullduplex-chat.v1';
 const ROOM = 'load';
@@ -72,28 +88,9 @@ const { values } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (values.help) {
-  console.log(
-    readFileSync(SELF, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('//'))
-      .map((l) => l.replace(/^\/\/ ?/, ''))
-      .join('\n'),
-  );
-  process.exit(0);
-}
+if (values.help) printHelp(import.meta.url);
 
-function usage(message) {
-  console.error(message);
-  process.exit(2);
-}
-function positive(name, integer) {
-  const value = Number(values[name]);
-  if (!(value > 0) || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    usage(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${values[name]}`);
-  }
-  return value;
-}
+const positive = (name, integer) => positiveOf(values, name, integer);
 function list(name, integer) {
   const items = values[name].split(',').map((s) => Number(s.trim()));
   if (items.some((v) => !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))) {
@@ -133,7 +130,7 @@ if (config.size > 3900) usage('--size: chat text is at most 4000 characters');
 
 // Two CPUs or more: the server on CPU 0, the load generator (this script) on CPU 1.
 const cpuCount = cpus().length;
-const pin = !values['no-pin'] && cpuCount >= 2 && existsSync('/usr/bin/taskset');
+const pin = canPin(values['no-pin']);
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
 
@@ -141,59 +138,6 @@ const cliArgs = process.argv.slice(2);
 
 // ------------------------------------------------------------------------------------- helpers
 
-function clockTicks() {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-const CLK_TCK = clockTicks();
-
-/** utime + stime of a process, in seconds (Linux /proc); undefined elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Busy CPU seconds of the whole machine (Linux /proc/stat: user, nice, system, irq, softirq; the
- * softirq time of loopback TCP is charged to our processes' stime but counted apart here) and steal.
- */
-function machineSeconds() {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
-    const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
-    return { busy: (user + nice + system + irq + softirq) / CLK_TCK, steal: steal / CLK_TCK };
-  } catch {
-    return undefined;
-  }
-}
-
-/** VmRSS and VmHWM (peak) of a process in bytes; undefined elsewhere. */
-function memoryOf(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
-    return { rss: kib('VmRSS'), peak: kib('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const pct = (x) => (x === undefined || Number.isNaN(x) ? 'n/a' : `${Math.round(x * 100)} %`);
 const mib = (bytes) => (bytes === undefined || Number.isNaN(bytes) ? 'n/a' : (bytes / 2 ** 20).toFixed(0));
 const ms = (x) => {
   if (x === undefined || Number.isNaN(x)) return 'n/a';
@@ -257,26 +201,13 @@ async function main() {
   const { WebSocket } = benchRequire('ws');
   const wsVersion = benchRequire('ws/package.json').version;
 
-  const children = new Set();
-  const killAll = () => {
-    for (const child of children) child.kill('SIGKILL');
-  };
-  process.once('exit', killAll);
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      killAll();
-      process.exit(130);
-    });
-  }
+  const { track } = childProcesses();
 
   function startServer() {
     return new Promise((resolve, reject) => {
       const args = [SERVER_SCRIPT];
       const options = { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] };
-      const child = pin
-        ? spawn('/usr/bin/taskset', ['-c', SERVER_CPU, process.execPath, ...args], options)
-        : spawn(process.execPath, args, options);
-      children.add(child);
+      const child = track(spawnOn(pin ? SERVER_CPU : undefined, process.execPath, args, options));
       const server = { child, pid: child.pid, exited: undefined, stderr: '' };
       child.stderr.setEncoding('utf8').on('data', (chunk) => {
         if (server.stderr.length < 4000) server.stderr += chunk;
@@ -293,7 +224,6 @@ async function main() {
         }
       });
       child.once('exit', (code, signal) => {
-        children.delete(child);
         server.exited = signal ?? code;
         clearTimeout(timer);
         reject(new Error(`chat server exited (${signal ?? code}) before listening: ${server.stderr}`));
@@ -717,14 +647,11 @@ async function main() {
   }
 
   // --------------------------------------------------------------------------------- the steps
-  const lifecycle = process.env.npm_lifecycle_event;
-  const command =
-    lifecycle === 'bench:load'
-      ? `npx -y pnpm@10.34.8 --filter @fullduplex/chat-demo bench:load${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`
-      : `node ${relative(ROOT, SELF)}${cliArgs.length ? ` ${cliArgs.join(' ')}` : ''}`;
-  const loadAtStart = loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+  const command = commandLine(import.meta.url, {
+    filter: '@fullduplex/chat-demo',
+    scripts: { 'bench:load': [] },
+  });
+  const loadAtStart = loadAverage();
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const results = [];
@@ -793,9 +720,7 @@ async function main() {
       }
     }
   }
-  const loadAtEnd = loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
+  const loadAtEnd = loadAverage();
 
   // --------------------------------------------------------------------------------- the table
   const out = [];
@@ -876,7 +801,7 @@ async function main() {
 
 if (pin && process.env.CHAT_LOAD_PINNED !== LOAD_CPU) {
   // Re-run this script pinned; the parent only waits and forwards signals.
-  const child = spawn('/usr/bin/taskset', ['-c', LOAD_CPU, process.execPath, SELF, ...cliArgs], {
+  const child = spawnOn(LOAD_CPU, process.execPath, [SELF, ...cliArgs], {
     stdio: 'inherit',
     env: { ...process.env, CHAT_LOAD_PINNED: LOAD_CPU },
   });

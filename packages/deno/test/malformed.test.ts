@@ -4,6 +4,7 @@
  * right HTTP status or close code and a closed connection — never a crashed Deno process: afterwards
  * the same process still echoes, and it exits 0 on SIGTERM with nothing on stderr.
  */
+import { RawClient } from '@fullduplex/testkit/adapter/raw-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../src/index.ts';
 import { type RunningExample, sleep, startExample } from './support.ts';
@@ -21,77 +22,9 @@ afterAll(async () => {
 });
 
 const encoder = new TextEncoder();
-const latin1 = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 
 /** A raw TCP connection to the example that records what it receives. */
-class Raw {
-  private chunks: Uint8Array[] = [];
-  private size = 0;
-  /** Resolves when the server closed the connection (EOF or reset). */
-  readonly ended: Promise<void>;
-
-  private constructor(readonly conn: Deno.TcpConn) {
-    this.ended = this.pump();
-  }
-
-  static async open(): Promise<Raw> {
-    return new Raw(await Deno.connect({ hostname: '127.0.0.1', port: example.port }));
-  }
-
-  private async pump(): Promise<void> {
-    const buffer = new Uint8Array(64 * 1024);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await this.conn.read(buffer);
-      } catch {
-        return; // reset
-      }
-      if (n === null) return;
-      this.chunks.push(buffer.slice(0, n));
-      this.size += n;
-    }
-  }
-
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
-  }
-
-  async write(data: Uint8Array | string): Promise<void> {
-    let bytes = typeof data === 'string' ? latin1(data) : data;
-    while (bytes.length > 0) bytes = bytes.subarray(await this.conn.write(bytes));
-  }
-
-  /** Waits until the server closes; fails after `timeoutMs`. */
-  async closedByServer(timeoutMs = 5_000): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`server did not close within ${timeoutMs} ms; got ${this.size} bytes`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.ended, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // Already closed.
-    }
-  }
-}
+const openRaw = (): Promise<RawClient> => RawClient.connect(example.port);
 
 /** An HTTP response as received: status, lower-cased header map, body. */
 function parseResponse(bytes: Uint8Array): {
@@ -117,14 +50,14 @@ function parseResponse(bytes: Uint8Array): {
 async function rejected(
   data: Uint8Array | string,
 ): Promise<{ status: number; headers: Map<string, string> }> {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   try {
     await raw.write(data);
-    await raw.closedByServer();
+    await raw.readToEnd();
     const { status, headers } = parseResponse(raw.bytes());
     return { status, headers };
   } finally {
-    raw.close();
+    raw.destroy();
   }
 }
 
@@ -222,11 +155,11 @@ function parseFrames(bytes: Uint8Array): ServerFrame[] {
 async function afterHandshake(
   ...frames: Uint8Array[]
 ): Promise<{ closeCode: number | undefined; reason: string; before: ServerFrame[] }> {
-  const raw = await Raw.open();
+  const raw = await openRaw();
   try {
     await raw.write(request(GOOD_HEADERS));
     for (const f of frames) await raw.write(f);
-    await raw.closedByServer();
+    await raw.readToEnd();
     const { status, rest } = parseResponse(raw.bytes());
     expect(status).toBe(101);
     const received = parseFrames(rest);
@@ -238,7 +171,7 @@ async function afterHandshake(
       before: received.filter((f) => f.opcode !== 8),
     };
   } finally {
-    raw.close();
+    raw.destroy();
   }
 }
 
@@ -254,16 +187,27 @@ describe('malformed input, the echo example over raw TCP', () => {
     expect((await rejected('\r\n\r\n\r\n')).status).toBe(400);
   });
 
-  it('a few garbage bytes and silence → 408 after the 10 s handshake timeout, and closed', async () => {
-    // 11 bytes of a TLS ClientHello and nothing more: the head parser waits for a line end (a
-    // parser could refuse the first byte, 0x16, as no method starts with it; see the report).
-    const raw = await Raw.open();
+  it('a TLS ClientHello on the plain port → 400 at once (its first byte starts no method), and closed', async () => {
+    const raw = await openRaw();
     try {
+      const started = Date.now();
       await raw.write(Uint8Array.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]));
-      await raw.closedByServer(15_000);
+      await raw.readToEnd(15_000);
+      expect(parseResponse(raw.bytes()).status).toBe(400);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  it('a partial request head and silence → 408 after the 10 s handshake timeout, and closed', async () => {
+    const raw = await openRaw();
+    try {
+      await raw.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      await raw.readToEnd(15_000);
       expect(parseResponse(raw.bytes()).status).toBe(408);
     } finally {
-      raw.close();
+      raw.destroy();
     }
   });
 
@@ -305,14 +249,14 @@ describe('malformed input, the echo example over raw TCP', () => {
 
   it('a head cut short, then EOF or a reset: closed without a response', async () => {
     for (const reset of [false, true]) {
-      const raw = await Raw.open();
+      const raw = await openRaw();
       await raw.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpg');
-      if (reset) raw.close();
-      else await raw.conn.closeWrite();
+      if (reset) raw.destroy();
+      else raw.socket.end();
       if (!reset) {
-        await raw.closedByServer();
+        await raw.readToEnd();
         expect(raw.bytes().length === 0 || parseResponse(raw.bytes()).status === 400).toBe(true);
-        raw.close();
+        raw.destroy();
       }
     }
   });
@@ -361,7 +305,7 @@ describe('malformed input, the echo example over raw TCP', () => {
   });
 
   it('good frames on a raw connection: fragments with a ping between, echoed; a frame cut short then EOF closes', async () => {
-    const raw = await Raw.open();
+    const raw = await openRaw();
     await raw.write(request(GOOD_HEADERS));
     await raw.write(frame(1, 'héllo', { fin: false }));
     await raw.write(frame(9, 'p'));
@@ -373,9 +317,9 @@ describe('malformed input, the echo example over raw TCP', () => {
       [1, 'héllo ✓'],
     ]);
     await raw.write(frame(2, new Uint8Array(1000)).subarray(0, 500));
-    await raw.conn.closeWrite();
-    await raw.closedByServer();
-    raw.close();
+    raw.socket.end();
+    await raw.readToEnd();
+    raw.destroy();
   });
 
   // BUG (session layer, all adapters): the core answers a close frame while parsing the chunk it

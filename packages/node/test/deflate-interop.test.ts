@@ -327,9 +327,9 @@ async function startOurServer(perMessageDeflate: OurDeflateOption): Promise<Echo
     maxBufferedAmount: 256 * MiB,
   });
   const connections: ServerSide[] = [];
-  server.on('connection', (ws) => {
+  server.on('connection', (ws, request) => {
     const side: ServerSide = {
-      offer: ws.request?.headers.get('sec-websocket-extensions') ?? null,
+      offer: request.headers.get('sec-websocket-extensions') ?? null,
       extensions: ws.extensions,
       received: [],
       closed: ws.closed().then(({ code, reason }) => ({ code, reason })),

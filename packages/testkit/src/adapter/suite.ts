@@ -24,6 +24,7 @@ import {
 } from '@fullduplex/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from './certs.ts';
+import { BAD_FRAMES, BAD_HANDSHAKES } from './malformed.ts';
 import { headEnd, RawClient, upgradeRequest } from './raw-client.ts';
 
 /** A server an adapter can start: the session server plus `listen`. */
@@ -488,27 +489,7 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
 
     it('answers malformed handshakes with the right status, and keeps serving', async () => {
       const { port, url } = await startEcho({ maxHeaderCount: 50, maxHeadSize: 8192 });
-      const cases: [string, RegExp][] = [
-        ['garbage\r\n\r\n', /^HTTP\/1\.1 400 /],
-        [
-          'POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-          /^HTTP\/1\.1 405 /,
-        ],
-        [upgradeRequest('/', { Upgrade: 'h2c' }), /^HTTP\/1\.1 400 /],
-        [upgradeRequest('/', { Connection: 'keep-alive' }), /^HTTP\/1\.1 400 /],
-        [upgradeRequest('/', { 'Sec-WebSocket-Key': 'short' }), /^HTTP\/1\.1 400 /],
-        [
-          upgradeRequest('/', { 'Sec-WebSocket-Version': '8' }),
-          /^HTTP\/1\.1 426 [\s\S]*Sec-WebSocket-Version: 13/i,
-        ],
-        [
-          upgradeRequest('/', Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`X-H${i}`, 'v']))),
-          /^HTTP\/1\.1 431 /,
-        ],
-        [upgradeRequest('/', { 'X-Big': 'a'.repeat(20000) }), /^HTTP\/1\.1 431 /],
-        ['GET / HTTP/1.1\nHost: x\n\n', /^HTTP\/1\.1 400 /],
-      ];
-      for (const [request, expected] of cases) {
+      for (const [, request, expected] of BAD_HANDSHAKES) {
         const client = await raw(port);
         await client.write(request);
         const response = new TextDecoder().decode(await client.readToEnd());
@@ -684,42 +665,7 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
   });
 
   describe(`${adapter.name} adapter: malformed frames`, () => {
-    const cases: [string, Uint8Array, number][] = [
-      ['an unmasked frame', encodeFrameBytes(enc.encode('x'), { opcode: Opcode.TEXT }), 1002],
-      ['a reserved opcode', new Uint8Array([0x83, 0x80, 1, 2, 3, 4]), 1002],
-      [
-        'an RSV bit',
-        encodeFrameBytes(enc.encode('x'), { opcode: Opcode.TEXT, rsv1: true, mask: MASK }),
-        1002,
-      ],
-      [
-        'invalid UTF-8',
-        encodeFrameBytes(new Uint8Array([0xce, 0xba, 0xed, 0xa0, 0x80]), { opcode: Opcode.TEXT, mask: MASK }),
-        1007,
-      ],
-      ['an oversized frame', new Uint8Array([0x82, 0xff, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4]), 1009],
-      [
-        'a 64-bit length with the top bit set',
-        new Uint8Array([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]),
-        1002,
-      ],
-      [
-        'a 1-byte close payload',
-        encodeFrameBytes(new Uint8Array([3]), { opcode: Opcode.CLOSE, mask: MASK }),
-        1002,
-      ],
-      [
-        'close code 1005 on the wire',
-        encodeFrameBytes(new Uint8Array([0x03, 0xed]), { opcode: Opcode.CLOSE, mask: MASK }),
-        1002,
-      ],
-      [
-        'an unexpected continuation',
-        encodeFrameBytes(enc.encode('x'), { opcode: Opcode.CONTINUATION, mask: MASK }),
-        1002,
-      ],
-    ];
-    for (const [what, bytes, code] of cases) {
+    for (const [what, bytes, code] of BAD_FRAMES) {
       it(`${what} closes the connection with ${code} and the server keeps serving`, async () => {
         const { server, port, url } = await startEcho({ maxMessageSize: 1024 * 1024 });
         const serverError = new Promise<Error>((resolve) =>
