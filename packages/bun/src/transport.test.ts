@@ -210,11 +210,16 @@ describe('bun adapter: partial writes', () => {
     };
     expect(transport.write([next(2), next(10)])).toBe(true);
     expect(calls.map((c) => c.length)).toEqual([12]);
+    // A header and a payload up to the limit: one write.
+    calls.length = 0;
+    transport.write([next(4), next(100_000)]);
+    expect(calls.map((c) => c.length)).toEqual([100_004]);
+    // Above it, the payload goes as it is, not copied.
     const header = next(4);
-    const big = next(100_000);
+    const big = next(COALESCE_LIMIT);
     calls.length = 0;
     transport.write([header, big]);
-    expect(calls.map((c) => c.length)).toEqual([4, 100_000]);
+    expect(calls.map((c) => c.length)).toEqual([4, COALESCE_LIMIT]);
     expect(calls[1]).toBe(big);
     calls.length = 0;
     transport.write([
@@ -223,11 +228,11 @@ describe('bun adapter: partial writes', () => {
       next(10),
       next(COALESCE_LIMIT - 20),
       next(1),
-      next(100_000),
+      next(COALESCE_LIMIT + 1),
       next(5),
       next(5),
     ]);
-    expect(calls.map((c) => c.length)).toEqual([COALESCE_LIMIT, 1, 100_000, 10]);
+    expect(calls.map((c) => c.length)).toEqual([COALESCE_LIMIT, 1, COALESCE_LIMIT + 1, 10]);
     await until('all bytes', () => peer.receivedBytes >= offset);
     expect(checkStream(peer.received, offset)).toBe(0);
   });
@@ -298,6 +303,303 @@ describe('bun adapter: partial writes', () => {
     // Plain TCP: Bun goes straight to \`close\` when the peer's FIN follows ours (TLS reports \`end\` first).
     expect(rec.events.filter((e) => e !== 'end')).toEqual(['close']);
   }, 60_000);
+});
+
+/** Records the length of every `socket.write()` the transport makes (and can make it take less). */
+function spyWrites(transport: BunSocketTransport): {
+  calls: number[];
+  limit: number | undefined;
+  partial: number;
+} {
+  const spy = { calls: [] as number[], limit: undefined as number | undefined, partial: 0 };
+  const socket = transport.socket;
+  const write = socket.write.bind(socket);
+  socket.write = ((data: Uint8Array) => {
+    spy.calls.push(data.length);
+    const written = write(
+      spy.limit !== undefined && data.length > spy.limit ? data.subarray(0, spy.limit) : data,
+    );
+    if (written >= 0 && written < data.length) spy.partial++;
+    return written;
+  }) as typeof socket.write;
+  return spy;
+}
+
+describe('bun adapter: writes inside onData', () => {
+  it('everything written during one onData leaves in one socket.write after it, in order; drain follows', async () => {
+    const { transport, peer } = await transportPair();
+    const rec = recorder();
+    const spy = spyWrites(transport);
+    let offset = 0;
+    const next = (size: number): Uint8Array => {
+      const bytes = streamBytes(offset, size);
+      offset += size;
+      return bytes;
+    };
+    const during: { returned: boolean[]; buffered: number; calls: number } = {
+      returned: [],
+      buffered: 0,
+      calls: -1,
+    };
+    transport.attach({
+      ...rec.handler,
+      onData(chunk) {
+        rec.handler.onData(chunk);
+        // A burst of frames (header + payload pairs, lone chunks, an empty one).
+        for (let i = 0; i < 50; i++) during.returned.push(transport.write([next(2), next(i * 37)]));
+        during.returned.push(transport.write([next(0), next(1000)]));
+        during.buffered = transport.bufferedAmount;
+        during.calls = spy.calls.length;
+      },
+    });
+    await peerWrite(peer, new Uint8Array([1]));
+    await until('data', () => rec.dataBytes === 1);
+    // Nothing left inside the callback; the writes were held, counted and reported.
+    expect(during.calls).toBe(0);
+    expect(during.buffered).toBe(offset);
+    expect(during.returned.every((r) => r === false)).toBe(true);
+    // One write of everything once it returned, then the drain owed for those `false`s.
+    expect(spy.calls).toEqual([offset]);
+    expect(transport.bufferedAmount).toBe(0);
+    expect(rec.events).toEqual(['drain']);
+    await until('all bytes', () => peer.receivedBytes >= offset);
+    expect(checkStream(peer.received, offset)).toBe(0);
+    // Outside onData, writes go out at once, as before.
+    expect(transport.write([next(3), next(5)])).toBe(true);
+    expect(spy.calls).toEqual([offset - 8, 8]);
+    await until('all bytes', () => peer.receivedBytes >= offset);
+    expect(checkStream(peer.received, offset)).toBe(0);
+  });
+
+  it('more than COALESCE_LIMIT inside one onData leaves in several writes, big chunks as views', async () => {
+    const { transport, peer } = await transportPair();
+    const rec = recorder();
+    const spy = spyWrites(transport);
+    let offset = 0;
+    const next = (size: number): Uint8Array => {
+      const bytes = streamBytes(offset, size);
+      offset += size;
+      return bytes;
+    };
+    const sizes = [4, 30_000, 4, 30_000, 4, 30_000, 10, COALESCE_LIMIT * 2, 2, 100];
+    transport.attach({
+      ...rec.handler,
+      onData(chunk) {
+        rec.handler.onData(chunk);
+        for (let i = 0; i < sizes.length; i += 2) {
+          transport.write([next(sizes[i] as number), next(sizes[i + 1] as number)]);
+        }
+      },
+    });
+    await peerWrite(peer, new Uint8Array([1]));
+    await until('data', () => rec.dataBytes === 1);
+    await until('all bytes', () => peer.receivedBytes >= offset);
+    expect(checkStream(peer.received, offset)).toBe(0);
+    expect(spy.calls.reduce((a, b) => a + b, 0)).toBe(offset);
+    // Each write is one run up to the limit, or one big chunk on its own.
+    for (const size of spy.calls) expect(size <= COALESCE_LIMIT || size === COALESCE_LIMIT * 2).toBe(true);
+    expect(spy.calls).toContain(COALESCE_LIMIT * 2);
+    expect(spy.calls.length).toBeLessThan(sizes.length / 2 + 2);
+    await until('drain', () => rec.events.includes('drain'));
+  });
+
+  it('a partial write of a coalesced batch queues a copy of the rest (the shared buffer is reused)', async () => {
+    const { transport, peer } = await transportPair();
+    const other = await transportPair();
+    other.transport.attach(recorder().handler);
+    const rec = recorder();
+    const spy = spyWrites(transport);
+    let offset = 0;
+    const next = (size: number): Uint8Array => {
+      const bytes = streamBytes(offset, size);
+      offset += size;
+      return bytes;
+    };
+    transport.attach({
+      ...rec.handler,
+      onData(chunk) {
+        rec.handler.onData(chunk);
+        for (let i = 0; i < 20; i++) transport.write([next(2), next(500)]);
+      },
+    });
+    spy.limit = 1234; // the socket takes only this much of the batch
+    await peerWrite(peer, new Uint8Array([1]));
+    await until('data', () => rec.dataBytes === 1);
+    await Bun.sleep(0);
+    expect(spy.calls).toEqual([offset]);
+    expect(transport.bufferedAmount).toBe(offset - 1234);
+    expect(rec.events).toEqual([]); // no drain while bytes are queued
+    // Another transport's coalesced write (no bigger: the buffer only grows) reuses the shared buffer.
+    other.transport.write([new Uint8Array(2).fill(0xee), new Uint8Array(8000).fill(0xee)]);
+    // Writes while bytes are queued are queued behind them, in order.
+    expect(transport.write([next(3), next(7)])).toBe(false);
+    // Bun's drain: the queue leaves as one coalesced write, again taken only in part.
+    spy.limit = 5000;
+    transport.handleDrain();
+    expect(spy.calls).toEqual([offset - 10, offset - 1234]);
+    expect(transport.bufferedAmount).toBe(offset - 1234 - 5000);
+    other.transport.write([new Uint8Array(2).fill(0xee), new Uint8Array(8000).fill(0xee)]);
+    expect(rec.events).toEqual([]);
+    spy.limit = undefined;
+    transport.handleDrain();
+    expect(transport.bufferedAmount).toBe(0);
+    expect(rec.events).toEqual(['drain']);
+    await until('all bytes', () => peer.receivedBytes >= offset);
+    expect(checkStream(peer.received, offset)).toBe(0);
+  });
+
+  it('TLS: coalesced writes to a slow reader arrive intact while the shared buffer is reused', async () => {
+    // The reader is the server side (a paused Bun TLS client socket keeps reading).
+    const cert = selfSignedCertificate();
+    const received: Uint8Array[] = [];
+    let receivedBytes = 0;
+    let reader: Socket<undefined> | undefined;
+    const listener = Bun.listen<undefined>({
+      hostname: '127.0.0.1',
+      port: 0,
+      tls: cert,
+      socket: {
+        binaryType: 'uint8array',
+        open(socket) {
+          reader = socket;
+        },
+        data(_socket, chunk: Uint8Array) {
+          received.push(chunk);
+          receivedBytes += chunk.length;
+        },
+      } as Parameters<typeof Bun.listen<undefined>>[0]['socket'],
+    });
+    cleanup.push(() => listener.stop(true));
+    let dialled: BunSocketTransport | undefined;
+    const socket = await Bun.connect<BunSocketTransport>({
+      hostname: '127.0.0.1',
+      port: listener.port,
+      tls: { ca: cert.cert, serverName: 'localhost' },
+      socket: {
+        ...socketHandlers,
+        handshake(socket: BunSocket) {
+          dialled = new BunSocketTransport(socket, true);
+        },
+      },
+    });
+    cleanup.push(() => socket.terminate());
+    await until('handshake', () => dialled !== undefined && reader !== undefined);
+    const transport = dialled as BunSocketTransport;
+    const peer = reader as Socket<undefined>;
+    const other = await transportPair();
+    other.transport.attach(recorder().handler);
+    transport.attach(recorder().handler);
+    peer.pause();
+    // Fill the kernel's buffers first.
+    let offset = 8 * 1024 * 1024;
+    transport.write([streamBytes(0, offset)]);
+    const spy = spyWrites(transport);
+    let seed = 99;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    for (let round = 0; round < 200; round++) {
+      const chunks: Uint8Array[] = [];
+      for (let k = 0; k < 3; k++) {
+        const size = random() < 0.5 ? Math.floor(random() * 10) : Math.floor(random() * 40_000);
+        chunks.push(streamBytes(offset, size));
+        offset += size;
+      }
+      transport.write(chunks);
+      // Scribble over the shared buffer between writes.
+      other.transport.write([new Uint8Array(3).fill(0xee), new Uint8Array(60_000).fill(0xee)]);
+      if (round % 40 === 39) {
+        peer.resume();
+        await Bun.sleep(5);
+        peer.pause();
+      }
+    }
+    // Bun's TLS layer takes (encrypts) what it reports before write() returns, and
+    // mostly all of it: partial writes are rare here, but the stream must be intact.
+    expect(spy.calls.length).toBeGreaterThan(100);
+    peer.resume();
+    await until('all bytes', () => receivedBytes >= offset, 30_000);
+    expect(checkStream(received, offset)).toBe(0);
+  }, 60_000);
+
+  it('end() or destroy() inside onData still writes what was written before it', async () => {
+    const { transport, peer } = await transportPair();
+    const rec = recorder();
+    let offset = 0;
+    const next = (size: number): Uint8Array => {
+      const bytes = streamBytes(offset, size);
+      offset += size;
+      return bytes;
+    };
+    transport.attach({
+      ...rec.handler,
+      onData(chunk) {
+        rec.handler.onData(chunk);
+        for (let i = 0; i < 10; i++) transport.write([next(2), next(300)]);
+        transport.end();
+        expect(transport.write([new Uint8Array(5)])).toBe(false);
+      },
+    });
+    await peerWrite(peer, new Uint8Array([1]));
+    await until('peer end', () => peer.ended);
+    expect(peer.receivedBytes).toBe(offset);
+    expect(checkStream(peer.received, offset)).toBe(0);
+    expect(rec.events).toEqual([]); // no drain after end()
+    peer.socket.shutdown();
+    await until('close', () => rec.events.includes('close'));
+    expect(rec.events.filter((e) => e !== 'end')).toEqual(['close']);
+
+    const second = await transportPair();
+    const rec2 = recorder();
+    const spy = spyWrites(second.transport);
+    second.transport.attach({
+      ...rec2.handler,
+      onData(chunk) {
+        rec2.handler.onData(chunk);
+        second.transport.write([new Uint8Array(2), new Uint8Array(100)]);
+        second.transport.destroy();
+        expect(second.transport.write([new Uint8Array(5)])).toBe(false);
+      },
+    });
+    await peerWrite(second.peer, new Uint8Array([1]));
+    await until('close', () => rec2.events.includes('close'));
+    expect(spy.calls).toEqual([102]);
+    await Bun.sleep(20);
+    expect(rec2.events).toEqual(['close']);
+  });
+
+  it('a server answering each message with a burst: every message arrives intact and in order', async () => {
+    const server = new WebSocketServer();
+    const { port } = await server.listen(0, '127.0.0.1');
+    cleanup.push(() => server.close({ timeout: 200 }));
+    const sizes = [0, 1, 125, 126, 1000, 16 * 1024, 65_535, 65_536, 100_000, 3];
+    server.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const seed = (data as Uint8Array)[0] as number;
+        for (let i = 0; i < sizes.length; i++) {
+          ws.send(new Uint8Array(sizes[i] as number).fill((seed + i) & 0xff));
+          if (i === 4) ws.send(`text ${seed}`);
+        }
+      });
+    });
+    const ws = await connect(`ws://127.0.0.1:${port}`);
+    cleanup.push(() => ws.terminate());
+    const got: (string | Uint8Array)[] = [];
+    ws.on('message', (data) => got.push(data as string | Uint8Array));
+    const rounds = 20;
+    for (let r = 0; r < rounds; r++) ws.send(new Uint8Array([r]));
+    await until('messages', () => got.length >= rounds * (sizes.length + 1));
+    let k = 0;
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < sizes.length; i++) {
+        const message = got[k++] as Uint8Array;
+        expect(message.length).toBe(sizes[i] as number);
+        expect(message.every((b) => b === ((r + i) & 0xff))).toBe(true);
+        if (i === 4) expect(got[k++]).toBe(`text ${r}`);
+      }
+    }
+  });
 });
 
 describe('bun adapter: received buffers', () => {

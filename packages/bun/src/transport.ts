@@ -11,10 +11,15 @@
  *   and `-1` once the socket is closed. The rest waits here, in a queue of views
  *   (never copies of whole chunks), is flushed from the `drain` callback and is
  *   what `bufferedAmount` reports.
- * - Every `write()` is its own `sendto` (no corking, not even inside callbacks).
- *   Runs of small chunks (a frame header and its small payload, many small frames)
- *   are copied into one buffer and written at once; chunks above
- *   {@link COALESCE_LIMIT} are written as views.
+ * - Every `write()` is its own `sendto` (no corking, no vectored write). So runs
+ *   of chunks (a frame header and its payload, a burst of small frames) are copied
+ *   into one shared buffer and written at once, up to {@link COALESCE_LIMIT} bytes in
+ *   all: copying that much costs less than a second `sendto` (measured: one copied
+ *   write beats header + payload as two writes by ~1.6× at 16 KiB, ~1.2× at 64 KiB,
+ *   ~1.1× at 128 KiB, and ties at 256 KiB). Bigger chunks are written as views.
+ * - Everything written during one `onData` (the replies to all the frames of one
+ *   read) is held until it returns and then leaves together, as Node's adapter does
+ *   with `cork()`/`writev` per tick: one `sendto` for many messages.
  * - `socket.end()` is not a half-close: it closes the socket once flushed, and
  *   calls `close` synchronously. `end()` here uses `shutdown()` (FIN, keep
  *   reading) on sockets opened with `allowHalfOpen: true`, like a Node socket;
@@ -34,8 +39,33 @@
 import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/protocol';
 import type { Socket, SocketHandler } from 'bun';
 
-/** Chunks up to this size are coalesced into one write with their small neighbours. */
-export const COALESCE_LIMIT = 16 * 1024;
+/**
+ * Runs of chunks of up to this many bytes in all (a frame header and its payload, a
+ * burst of small frames) are copied into one buffer and written with one `socket.write()`.
+ */
+export const COALESCE_LIMIT = 256 * 1024;
+/**
+ * The same for the queue flushed on `drain` (a slow reader), where the socket takes
+ * only part of a write: less is copied per write, and a remainder is not copied again
+ * and again.
+ */
+const QUEUE_COALESCE_LIMIT = 64 * 1024;
+
+/**
+ * The buffer runs are copied into, shared by all transports: `socket.write()` has taken
+ * (copied) what it reports before it returns, so it is free again at once; what it did
+ * not take is copied out. Grows to {@link COALESCE_LIMIT} at most.
+ */
+let scratch = new Uint8Array(4096);
+
+function scratchBuffer(size: number): Uint8Array {
+  if (scratch.length < size) {
+    let length = scratch.length * 2;
+    while (length < size) length *= 2;
+    scratch = new Uint8Array(Math.min(length, COALESCE_LIMIT));
+  }
+  return scratch;
+}
 
 /** A Bun socket whose `data` is its transport. */
 export type BunSocket = Socket<BunSocketTransport>;
@@ -63,6 +93,12 @@ export class BunSocketTransport implements Transport, PendingTransport {
   /** Index of the first unwritten chunk in `queue`. */
   private queueHead = 0;
   private queuedBytes = 0;
+  /** Inside `onData`: writes wait in `corked` until it returns, then leave together. */
+  private corking = false;
+  private corked: Uint8Array[] = [];
+  private corkedBytes = 0;
+  /** A `write()` returned false: `onDrain` is due once everything is written. */
+  private drainDue = false;
 
   /** Received chunks not yet delivered (before `attach`, or while paused). */
   private held: Uint8Array[] | undefined;
@@ -122,105 +158,167 @@ export class BunSocketTransport implements Transport, PendingTransport {
 
   write(chunks: readonly Uint8Array[]): boolean {
     if (this.writeClosed || this.ending) return false;
+    if (this.corking && this.queuedBytes === 0) {
+      const corked = this.corked;
+      for (let i = 0; i < chunks.length; i++) {
+        const chunk = chunks[i] as Uint8Array;
+        if (chunk.length === 0) continue;
+        corked.push(chunk);
+        this.corkedBytes += chunk.length;
+      }
+      // No use holding more than one write's worth.
+      if (this.corkedBytes >= COALESCE_LIMIT) this.uncork();
+    } else {
+      this.writeChunks(chunks);
+    }
+    if (this.queuedBytes === 0 && this.corkedBytes === 0) return true;
+    this.drainDue = true;
+    return false;
+  }
+
+  get bufferedAmount(): number {
+    return this.queuedBytes + this.corkedBytes;
+  }
+
+  /**
+   * Writes `chunks` in order: to the socket while it takes them (runs of small chunks
+   * copied into one write), to the queue once it does not.
+   */
+  private writeChunks(chunks: readonly Uint8Array[]): void {
     const count = chunks.length;
     for (let i = 0; i < count; ) {
       let chunk = chunks[i++] as Uint8Array;
       if (chunk.length === 0) continue;
-      if (chunk.length <= COALESCE_LIMIT && i < count) {
-        // Merge with the small chunks that follow, up to COALESCE_LIMIT in all.
+      if (this.queuedBytes !== 0) {
+        this.queue.push(chunk);
+        this.queuedBytes += chunk.length;
+        continue;
+      }
+      let copied = false;
+      if (chunk.length < COALESCE_LIMIT && i < count) {
         let end = i;
         let size = chunk.length;
         while (end < count) {
           const next = (chunks[end] as Uint8Array).length;
-          if (next > COALESCE_LIMIT || size + next > COALESCE_LIMIT) break;
+          if (size + next > COALESCE_LIMIT) break;
           size += next;
           end++;
         }
         if (end > i) {
-          const merged = new Uint8Array(size);
-          merged.set(chunk, 0);
+          const buffer = scratchBuffer(size);
+          buffer.set(chunk, 0);
           let at = chunk.length;
           for (; i < end; i++) {
             const part = chunks[i] as Uint8Array;
-            merged.set(part, at);
+            buffer.set(part, at);
             at += part.length;
           }
-          chunk = merged;
+          chunk = buffer.subarray(0, size);
+          copied = true;
         }
       }
-      if (this.queuedBytes === 0) {
-        const written = this.socket.write(chunk);
-        if (written === chunk.length) continue;
-        if (written < 0) {
-          // Closed under us; Bun's `close` callback follows.
-          this.writeClosed = true;
-          this.dropQueue();
-          return false;
-        }
-        if (written > 0) chunk = chunk.subarray(written);
+      const written = this.socketWrite(chunk);
+      if (written === chunk.length) continue;
+      if (written < 0 || this.writeClosed) {
+        // Closed under us; Bun's `close` callback follows (or came).
+        this.writeClosed = true;
+        this.dropQueue();
+        return;
       }
-      this.queue.push(chunk);
-      this.queuedBytes += chunk.length;
+      // The scratch buffer is reused: what the socket did not take is copied out.
+      const rest = copied ? chunk.slice(written) : written > 0 ? chunk.subarray(written) : chunk;
+      this.queue.push(rest);
+      this.queuedBytes += rest.length;
     }
-    return this.queuedBytes === 0;
   }
 
-  get bufferedAmount(): number {
-    return this.queuedBytes;
+  /** `socket.write()`, with a `close` it may call delivered later, not from inside it. */
+  private socketWrite(chunk: Uint8Array): number {
+    const outer = this.inSocketCall;
+    this.inSocketCall = true;
+    try {
+      return this.socket.write(chunk);
+    } finally {
+      this.inSocketCall = outer;
+    }
+  }
+
+  /** Writes what was corked (inside `onData`, or before end/destroy). */
+  private uncork(): void {
+    const corked = this.corked;
+    this.corkedBytes = 0;
+    if (corked.length === 0) return;
+    this.writeChunks(corked);
+    corked.length = 0;
+  }
+
+  /** After `onData` returned: writes its writes, and drains if they all left. */
+  private endCork(): void {
+    this.corking = false;
+    if (this.corkedBytes !== 0) this.uncork();
+    if (this.drainDue && this.queuedBytes === 0 && !this.writeClosed && !this.ending) {
+      this.drainDue = false;
+      if (!this.destroyed && this.handler) this.callDrain(this.handler);
+    }
   }
 
   /** @internal Bun's `drain`: the socket takes data again. */
   handleDrain(): void {
     if (this.queuedBytes === 0 || this.writeClosed) return;
     if (!this.flushQueue()) return;
-    if (this.ending) this.finishEnd();
-    else if (!this.destroyed && this.handler) this.callDrain(this.handler);
+    if (this.ending) {
+      this.finishEnd();
+    } else if (this.drainDue) {
+      this.drainDue = false;
+      if (!this.destroyed && this.handler) this.callDrain(this.handler);
+    }
   }
 
   /** Writes queued chunks until the socket refuses more. Returns whether the queue emptied. */
   private flushQueue(): boolean {
     const queue = this.queue;
-    const socket = this.socket;
     let head = this.queueHead;
     while (head < queue.length) {
       let chunk = queue[head] as Uint8Array;
-      if (chunk.length <= COALESCE_LIMIT && head + 1 < queue.length) {
+      let last = head;
+      let copied = false;
+      if (chunk.length < QUEUE_COALESCE_LIMIT && head + 1 < queue.length) {
         // Small chunks queued by separate sends (to a slow reader) leave in one write.
-        let take = 1;
         let size = chunk.length;
-        while (head + take < queue.length) {
-          const next = (queue[head + take] as Uint8Array).length;
-          if (next > COALESCE_LIMIT || size + next > COALESCE_LIMIT) break;
+        while (last + 1 < queue.length) {
+          const next = (queue[last + 1] as Uint8Array).length;
+          if (size + next > QUEUE_COALESCE_LIMIT) break;
           size += next;
-          take++;
+          last++;
         }
-        if (take > 1) {
-          const merged = new Uint8Array(size);
+        if (last > head) {
+          const buffer = scratchBuffer(size);
           let at = 0;
-          for (let k = 0; k < take; k++) {
-            const part = queue[head + k] as Uint8Array;
-            queue[head + k] = undefined;
-            merged.set(part, at);
+          for (let k = head; k <= last; k++) {
+            const part = queue[k] as Uint8Array;
+            buffer.set(part, at);
             at += part.length;
           }
-          head += take - 1;
-          queue[head] = chunk = merged;
+          chunk = buffer.subarray(0, size);
+          copied = true;
         }
       }
-      const written = socket.write(chunk);
-      if (written < 0) {
+      const written = this.socketWrite(chunk);
+      if (written < 0 || this.writeClosed) {
         this.writeClosed = true;
         this.dropQueue();
         return false;
       }
+      this.queuedBytes -= Math.max(written, 0);
       if (written < chunk.length) {
-        this.queuedBytes -= written;
-        queue[head] = written > 0 ? chunk.subarray(written) : chunk;
-        this.compact(head);
+        // The rest stays queued: one entry in place of the run (copied out of the scratch buffer).
+        for (let k = head; k < last; k++) queue[k] = undefined;
+        queue[last] = copied ? chunk.slice(written) : written > 0 ? chunk.subarray(written) : chunk;
+        this.compact(last);
         return false;
       }
-      this.queuedBytes -= written;
-      queue[head++] = undefined;
+      for (let k = head; k <= last; k++) queue[k] = undefined;
+      head = last + 1;
     }
     this.queue = [];
     this.queueHead = 0;
@@ -242,12 +340,15 @@ export class BunSocketTransport implements Transport, PendingTransport {
     this.queue = [];
     this.queueHead = 0;
     this.queuedBytes = 0;
+    this.corked.length = 0;
+    this.corkedBytes = 0;
   }
 
   end(): void {
     if (this.ending || this.writeClosed) return;
+    if (this.corkedBytes !== 0) this.uncork();
     this.ending = true;
-    if (this.queuedBytes === 0) this.finishEnd();
+    if (this.queuedBytes === 0 && !this.writeClosed) this.finishEnd();
   }
 
   /** Sends FIN and keeps reading; Bun closes the socket once the peer's FIN is in too. */
@@ -265,6 +366,8 @@ export class BunSocketTransport implements Transport, PendingTransport {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    // What was written before stays written, as far as the socket takes it now.
+    if (this.corkedBytes !== 0 && !this.writeClosed) this.uncork();
     this.writeClosed = true;
     this.dropQueue();
     this.held = undefined;
@@ -387,11 +490,22 @@ export class BunSocketTransport implements Transport, PendingTransport {
   }
 
   private callData(handler: TransportHandler, chunk: Uint8Array): void {
+    if (this.corking) {
+      // Not expected (onData is not re-entered), but then the outer call uncorks.
+      try {
+        handler.onData(chunk);
+      } catch (error) {
+        rethrow(error);
+      }
+      return;
+    }
+    this.corking = true;
     try {
       handler.onData(chunk);
     } catch (error) {
       rethrow(error);
     }
+    this.endCork();
   }
 
   private callEnd(handler: TransportHandler): void {
