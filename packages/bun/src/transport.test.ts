@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'bun:test';
 import { createServer as createNetServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { TransportHandler } from '@fullduplex/protocol';
+import { checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
 import { selfSignedCertificate } from '@fullduplex/testkit/adapter/certs';
 import type { Socket } from 'bun';
 import {
@@ -20,29 +21,6 @@ const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** Bytes 0..size-1 of a stream that starts at `offset` (a position-dependent pattern). */
-function streamBytes(offset: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) {
-    const p = offset + i;
-    out[i] = (p ^ (p >>> 8) ^ (p >>> 16)) & 0xff;
-  }
-  return out;
-}
-
-function checkStream(received: Uint8Array[], total: number): number {
-  let at = 0;
-  let bad = 0;
-  for (const chunk of received) {
-    for (let i = 0; i < chunk.length; i++) {
-      const p = at + i;
-      if (chunk[i] !== ((p ^ (p >>> 8) ^ (p >>> 16)) & 0xff)) bad++;
-    }
-    at += chunk.length;
-  }
-  return at === total ? bad : -1;
-}
 
 const until = async (what: string, predicate: () => boolean, ms = 10_000): Promise<void> => {
   const deadline = Date.now() + ms;
@@ -567,38 +545,6 @@ describe('bun adapter: writes inside onData', () => {
     expect(spy.calls).toEqual([102]);
     await Bun.sleep(20);
     expect(rec2.events).toEqual(['close']);
-  });
-
-  it('a server answering each message with a burst: every message arrives intact and in order', async () => {
-    const server = new WebSocketServer();
-    const { port } = await server.listen(0, '127.0.0.1');
-    cleanup.push(() => server.close({ timeout: 200 }));
-    const sizes = [0, 1, 125, 126, 1000, 16 * 1024, 65_535, 65_536, 100_000, 3];
-    server.on('connection', (ws) => {
-      ws.on('message', (data) => {
-        const seed = (data as Uint8Array)[0] as number;
-        for (let i = 0; i < sizes.length; i++) {
-          ws.send(new Uint8Array(sizes[i] as number).fill((seed + i) & 0xff));
-          if (i === 4) ws.send(`text ${seed}`);
-        }
-      });
-    });
-    const ws = await connect(`ws://127.0.0.1:${port}`);
-    cleanup.push(() => ws.terminate());
-    const got: (string | Uint8Array)[] = [];
-    ws.on('message', (data) => got.push(data as string | Uint8Array));
-    const rounds = 20;
-    for (let r = 0; r < rounds; r++) ws.send(new Uint8Array([r]));
-    await until('messages', () => got.length >= rounds * (sizes.length + 1));
-    let k = 0;
-    for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < sizes.length; i++) {
-        const message = got[k++] as Uint8Array;
-        expect(message.length).toBe(sizes[i] as number);
-        expect(message.every((b) => b === ((r + i) & 0xff))).toBe(true);
-        if (i === 4) expect(got[k++]).toBe(`text ${r}`);
-      }
-    }
   });
 });
 

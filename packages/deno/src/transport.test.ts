@@ -2,36 +2,14 @@
 // one conn.write, partial writes, the shared pool of coalescing buffers, end/destroy
 // after a batch. The shared suite is adapter.test.ts.
 import type { TransportHandler } from '@fullduplex/protocol';
+import { checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type DenoConnLike, DenoConnTransport, WebSocketServer } from './index.ts';
+import { type DenoConnLike, DenoConnTransport } from './index.ts';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** Bytes 0..size-1 of a stream that starts at `offset` (a position-dependent pattern). */
-function streamBytes(offset: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) {
-    const p = offset + i;
-    out[i] = (p ^ (p >>> 8) ^ (p >>> 16)) & 0xff;
-  }
-  return out;
-}
-
-function checkStream(received: Uint8Array[], total: number): number {
-  let at = 0;
-  let bad = 0;
-  for (const chunk of received) {
-    for (let i = 0; i < chunk.length; i++) {
-      const p = at + i;
-      if (chunk[i] !== ((p ^ (p >>> 8) ^ (p >>> 16)) & 0xff)) bad++;
-    }
-    at += chunk.length;
-  }
-  return at === total ? bad : -1;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -236,43 +214,5 @@ describe('deno transport: writing', () => {
     other.transport.write([streamBytes(0, 2), streamBytes(2, 3000)]);
     await until('written', () => other.conn.writtenBytes === 3002);
     expect(checkStream(other.conn.written, 3002)).toBe(0);
-  });
-});
-
-describe('deno transport: over TCP', () => {
-  it('a server answering each message with a burst: every message arrives intact and in order', async () => {
-    const server = new WebSocketServer();
-    const { port } = await server.listen(0, '127.0.0.1');
-    cleanup.push(() => server.close({ timeout: 200 }));
-    const sizes = [0, 1, 125, 126, 1000, 16 * 1024, 65_535, 65_536, 100_000, 3];
-    server.on('connection', (ws) => {
-      ws.on('message', (data) => {
-        const seed = (data as Uint8Array)[0] as number;
-        for (let i = 0; i < sizes.length; i++) {
-          ws.send(new Uint8Array(sizes[i] as number).fill((seed + i) & 0xff));
-          if (i === 4) ws.send(`text ${seed}`);
-        }
-      });
-    });
-    const clients = await Promise.all([0, 1, 2].map(() => connect(`ws://127.0.0.1:${port}`)));
-    for (const ws of clients) cleanup.push(() => ws.terminate());
-    const rounds = 20;
-    const got = clients.map(() => [] as (string | Uint8Array)[]);
-    clients.forEach((ws, c) => {
-      ws.on('message', (data) => got[c]?.push(data as string | Uint8Array));
-      for (let r = 0; r < rounds; r++) ws.send(new Uint8Array([r]));
-    });
-    await until('messages', () => got.every((g) => g.length >= rounds * (sizes.length + 1)));
-    for (const messages of got) {
-      let k = 0;
-      for (let r = 0; r < rounds; r++) {
-        for (let i = 0; i < sizes.length; i++) {
-          const message = messages[k++] as Uint8Array;
-          expect(message.length).toBe(sizes[i] as number);
-          expect(message.every((b) => b === ((r + i) & 0xff))).toBe(true);
-          if (i === 4) expect(messages[k++]).toBe(`text ${r}`);
-        }
-      }
-    }
   });
 });

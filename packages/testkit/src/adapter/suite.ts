@@ -257,6 +257,46 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       const pong = framesAfterHead(client).find((f) => f.opcode === Opcode.PONG);
       expect(pong && new TextDecoder().decode(pong.payload)).toBe('p');
     });
+
+    it('a burst of replies per message (every length class) arrives intact and in order on each connection', async () => {
+      // Adapters coalesce and hold writes (per tick, per read, in pooled buffers): nothing may be reordered or reused early.
+      const { server, url } = await start();
+      const sizes = [0, 1, 125, 126, 1000, 16 * 1024, 65_535, 65_536, 100_000, 3];
+      server.on('connection', (ws) => {
+        ws.on('message', (data) => {
+          const seed = (data as Uint8Array)[0] as number;
+          for (let i = 0; i < sizes.length; i++) {
+            ws.send(new Uint8Array(sizes[i] as number).fill((seed + i) & 0xff));
+            if (i === 4) ws.send(`text ${seed}`);
+          }
+        });
+      });
+      const rounds = 20;
+      const expected = rounds * (sizes.length + 1);
+      const sockets = await Promise.all([0, 1, 2].map(() => dial(url)));
+      const received = sockets.map(
+        (ws) =>
+          new Promise<(string | Uint8Array)[]>((resolve) => {
+            const got: (string | Uint8Array)[] = [];
+            ws.on('message', (data) => {
+              got.push(data as string | Uint8Array);
+              if (got.length === expected) resolve(got);
+            });
+          }),
+      );
+      for (const ws of sockets) for (let r = 0; r < rounds; r++) ws.send(new Uint8Array([r]));
+      for (const messages of await withTimeout(Promise.all(received), 20_000, 'bursts')) {
+        let k = 0;
+        for (let r = 0; r < rounds; r++) {
+          for (let i = 0; i < sizes.length; i++) {
+            const message = messages[k++] as Uint8Array;
+            expect(message.length).toBe(sizes[i] as number);
+            expect(message.every((b) => b === ((r + i) & 0xff))).toBe(true);
+            if (i === 4) expect(messages[k++]).toBe(`text ${r}`);
+          }
+        }
+      }
+    }, 30_000);
   });
 
   describe(`${adapter.name} adapter: ping, pong and closing`, () => {
