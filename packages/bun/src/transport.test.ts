@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'bun:test';
 import { createServer as createNetServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { TransportHandler } from '@fullduplex/protocol';
-import { checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
+import { ByteStream, checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
 import { selfSignedCertificate } from '@fullduplex/testkit/adapter/certs';
 import type { Socket } from 'bun';
 import {
@@ -180,12 +180,8 @@ describe('bun adapter: partial writes', () => {
       calls.push(data);
       return write(data);
     }) as typeof socket.write;
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     expect(transport.write([next(2), next(10)])).toBe(true);
     expect(calls.map((c) => c.length)).toEqual([12]);
     // A header and a payload up to the limit: one write.
@@ -211,8 +207,8 @@ describe('bun adapter: partial writes', () => {
       next(5),
     ]);
     expect(calls.map((c) => c.length)).toEqual([COALESCE_LIMIT, 1, COALESCE_LIMIT + 1, 10]);
-    await until('all bytes', () => peer.receivedBytes >= offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
   });
 
   it('keeps the byte stream intact through many mixed-size writes to a reader that reads in bursts', async () => {
@@ -221,8 +217,8 @@ describe('bun adapter: partial writes', () => {
     transport.attach(rec.handler);
     peer.socket.pause();
     // Fill the kernel's buffers first (a paused Bun socket's receive window stays small).
-    let offset = 8 * 1024 * 1024;
-    expect(transport.write([streamBytes(0, offset)])).toBe(false);
+    const stream = new ByteStream();
+    expect(transport.write([stream.next(8 * 1024 * 1024)])).toBe(false);
     let seed = 12345;
     const random = (): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -242,8 +238,7 @@ describe('bun adapter: partial writes', () => {
             : kind < 0.8
               ? Math.floor(random() * 4096)
               : Math.floor(random() * 200_000);
-        chunks.push(streamBytes(offset, size));
-        offset += size;
+        chunks.push(stream.next(size));
       }
       if (!transport.write(chunks)) sawFalse = true;
       maxBuffered = Math.max(maxBuffered, transport.bufferedAmount);
@@ -256,8 +251,8 @@ describe('bun adapter: partial writes', () => {
     expect(sawFalse).toBe(true);
     expect(maxBuffered).toBeGreaterThan(COALESCE_LIMIT);
     peer.socket.resume();
-    await until('all bytes', () => peer.receivedBytes >= offset, 30_000);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset, 30_000);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
     await until('drain', () => transport.bufferedAmount === 0);
     expect(rec.events.filter((e) => e === 'drain').length).toBeGreaterThanOrEqual(1);
   }, 60_000);
@@ -308,12 +303,8 @@ describe('bun adapter: writes inside onData', () => {
     const { transport, peer } = await transportPair();
     const rec = recorder();
     const spy = spyWrites(transport);
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     const during: { returned: boolean[]; buffered: number; calls: number } = {
       returned: [],
       buffered: 0,
@@ -334,31 +325,27 @@ describe('bun adapter: writes inside onData', () => {
     await until('data', () => rec.dataBytes === 1);
     // Nothing left inside the callback; the writes were held, counted and reported.
     expect(during.calls).toBe(0);
-    expect(during.buffered).toBe(offset);
+    expect(during.buffered).toBe(stream.offset);
     expect(during.returned.every((r) => r === false)).toBe(true);
     // One write of everything once it returned, then the drain owed for those `false`s.
-    expect(spy.calls).toEqual([offset]);
+    expect(spy.calls).toEqual([stream.offset]);
     expect(transport.bufferedAmount).toBe(0);
     expect(rec.events).toEqual(['drain']);
-    await until('all bytes', () => peer.receivedBytes >= offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
     // Outside onData, writes go out at once, as before.
     expect(transport.write([next(3), next(5)])).toBe(true);
-    expect(spy.calls).toEqual([offset - 8, 8]);
-    await until('all bytes', () => peer.receivedBytes >= offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    expect(spy.calls).toEqual([stream.offset - 8, 8]);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
   });
 
   it('more than COALESCE_LIMIT inside one onData leaves in several writes, big chunks as views', async () => {
     const { transport, peer } = await transportPair();
     const rec = recorder();
     const spy = spyWrites(transport);
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     const sizes = [4, 30_000, 4, 30_000, 4, 30_000, 10, COALESCE_LIMIT * 2, 2, 100];
     transport.attach({
       ...rec.handler,
@@ -371,9 +358,9 @@ describe('bun adapter: writes inside onData', () => {
     });
     await peerWrite(peer, new Uint8Array([1]));
     await until('data', () => rec.dataBytes === 1);
-    await until('all bytes', () => peer.receivedBytes >= offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
-    expect(spy.calls.reduce((a, b) => a + b, 0)).toBe(offset);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
+    expect(spy.calls.reduce((a, b) => a + b, 0)).toBe(stream.offset);
     // Each write is one run up to the limit, or one big chunk on its own.
     for (const size of spy.calls) expect(size <= COALESCE_LIMIT || size === COALESCE_LIMIT * 2).toBe(true);
     expect(spy.calls).toContain(COALESCE_LIMIT * 2);
@@ -387,12 +374,8 @@ describe('bun adapter: writes inside onData', () => {
     other.transport.attach(recorder().handler);
     const rec = recorder();
     const spy = spyWrites(transport);
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     transport.attach({
       ...rec.handler,
       onData(chunk) {
@@ -404,8 +387,8 @@ describe('bun adapter: writes inside onData', () => {
     await peerWrite(peer, new Uint8Array([1]));
     await until('data', () => rec.dataBytes === 1);
     await Bun.sleep(0);
-    expect(spy.calls).toEqual([offset]);
-    expect(transport.bufferedAmount).toBe(offset - 1234);
+    expect(spy.calls).toEqual([stream.offset]);
+    expect(transport.bufferedAmount).toBe(stream.offset - 1234);
     expect(rec.events).toEqual([]); // no drain while bytes are queued
     // Another transport's coalesced write (no bigger: the buffer only grows) reuses the shared buffer.
     other.transport.write([new Uint8Array(2).fill(0xee), new Uint8Array(8000).fill(0xee)]);
@@ -414,16 +397,16 @@ describe('bun adapter: writes inside onData', () => {
     // Bun's drain: the queue leaves as one coalesced write, again taken only in part.
     spy.limit = 5000;
     transport.handleDrain();
-    expect(spy.calls).toEqual([offset - 10, offset - 1234]);
-    expect(transport.bufferedAmount).toBe(offset - 1234 - 5000);
+    expect(spy.calls).toEqual([stream.offset - 10, stream.offset - 1234]);
+    expect(transport.bufferedAmount).toBe(stream.offset - 1234 - 5000);
     other.transport.write([new Uint8Array(2).fill(0xee), new Uint8Array(8000).fill(0xee)]);
     expect(rec.events).toEqual([]);
     spy.limit = undefined;
     transport.handleDrain();
     expect(transport.bufferedAmount).toBe(0);
     expect(rec.events).toEqual(['drain']);
-    await until('all bytes', () => peer.receivedBytes >= offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    await until('all bytes', () => peer.receivedBytes >= stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
   });
 
   it('TLS: coalesced writes to a slow reader arrive intact while the shared buffer is reused', async () => {
@@ -469,8 +452,8 @@ describe('bun adapter: writes inside onData', () => {
     transport.attach(recorder().handler);
     peer.pause();
     // Fill the kernel's buffers first.
-    let offset = 8 * 1024 * 1024;
-    transport.write([streamBytes(0, offset)]);
+    const stream = new ByteStream();
+    transport.write([stream.next(8 * 1024 * 1024)]);
     const spy = spyWrites(transport);
     let seed = 99;
     const random = (): number => {
@@ -481,8 +464,7 @@ describe('bun adapter: writes inside onData', () => {
       const chunks: Uint8Array[] = [];
       for (let k = 0; k < 3; k++) {
         const size = random() < 0.5 ? Math.floor(random() * 10) : Math.floor(random() * 40_000);
-        chunks.push(streamBytes(offset, size));
-        offset += size;
+        chunks.push(stream.next(size));
       }
       transport.write(chunks);
       // Scribble over the shared buffer between writes.
@@ -497,19 +479,15 @@ describe('bun adapter: writes inside onData', () => {
     // mostly all of it: partial writes are rare here, but the stream must be intact.
     expect(spy.calls.length).toBeGreaterThan(100);
     peer.resume();
-    await until('all bytes', () => receivedBytes >= offset, 30_000);
-    expect(checkStream(received, offset)).toBe(0);
+    await until('all bytes', () => receivedBytes >= stream.offset, 30_000);
+    expect(checkStream(received, stream.offset)).toBe(0);
   }, 60_000);
 
   it('end() or destroy() inside onData still writes what was written before it', async () => {
     const { transport, peer } = await transportPair();
     const rec = recorder();
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     transport.attach({
       ...rec.handler,
       onData(chunk) {
@@ -521,8 +499,8 @@ describe('bun adapter: writes inside onData', () => {
     });
     await peerWrite(peer, new Uint8Array([1]));
     await until('peer end', () => peer.ended);
-    expect(peer.receivedBytes).toBe(offset);
-    expect(checkStream(peer.received, offset)).toBe(0);
+    expect(peer.receivedBytes).toBe(stream.offset);
+    expect(checkStream(peer.received, stream.offset)).toBe(0);
     expect(rec.events).toEqual([]); // no drain after end()
     peer.socket.shutdown();
     await until('close', () => rec.events.includes('close'));

@@ -2,7 +2,7 @@
 // one conn.write, partial writes, the shared pool of coalescing buffers, end/destroy
 // after a batch. The shared suite is adapter.test.ts.
 import type { TransportHandler } from '@fullduplex/protocol';
-import { checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
+import { ByteStream, checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DenoConnLike, DenoConnTransport } from './index.ts';
 
@@ -113,38 +113,30 @@ function fakeTransport(): { conn: FakeConn; transport: DenoConnTransport; events
 describe('deno transport: writing', () => {
   it('writes of one turn leave in one conn.write, intact and in order', async () => {
     const { conn, transport } = fakeTransport();
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     for (let i = 0; i < 40; i++) expect(transport.write([next(2), next(i * 31)])).toBe(true);
     expect(transport.write([next(0), next(10)])).toBe(true);
-    expect(transport.bufferedAmount).toBe(offset);
+    expect(transport.bufferedAmount).toBe(stream.offset);
     expect(conn.calls).toEqual([]); // not before the turn is over
-    await until('written', () => conn.writtenBytes === offset);
-    expect(conn.calls).toEqual([offset]);
-    expect(checkStream(conn.written, offset)).toBe(0);
+    await until('written', () => conn.writtenBytes === stream.offset);
+    expect(conn.calls).toEqual([stream.offset]);
+    expect(checkStream(conn.written, stream.offset)).toBe(0);
     expect(transport.bufferedAmount).toBe(0);
   });
 
   it('partial writes: the rest of a batch is written until done, later batches follow in order', async () => {
     const { conn, transport, events } = fakeTransport();
     conn.limit = 1000;
-    let offset = 0;
-    const next = (size: number): Uint8Array => {
-      const bytes = streamBytes(offset, size);
-      offset += size;
-      return bytes;
-    };
+    const stream = new ByteStream();
+    const next = (size: number): Uint8Array => stream.next(size);
     for (let i = 0; i < 30; i++) transport.write([next(2), next(3000)]);
     // Above the high-water mark: false, and a drain once all is written.
     expect(transport.write([next(2), next(40_000)])).toBe(false);
     await sleep(0);
     for (let i = 0; i < 10; i++) transport.write([next(4), next(100_000)]); // big chunks go as they are
-    await until('written', () => conn.writtenBytes === offset);
-    expect(checkStream(conn.written, offset)).toBe(0);
+    await until('written', () => conn.writtenBytes === stream.offset);
+    expect(checkStream(conn.written, stream.offset)).toBe(0);
     expect(conn.calls.every((n) => n <= 100_000)).toBe(true);
     // Each run of writes that went above the high-water mark drains once.
     await until('drain', () => events.length === 2);

@@ -1,179 +1,23 @@
 /**
  * Runs examples/autobahn-client/node.mjs (a child process on the built @fullduplex/node) against a
- * small fake Autobahn|Testsuite fuzzingserver written with `ws`, and checks the whole protocol:
- * the paths and agent it requests, the echoes of each case (text, binary, empty, fragmented with a
+ * small fake Autobahn|Testsuite fuzzingserver written with `ws` (testkit's
+ * peers/fake-fuzzingserver.mjs, in this process), and checks the whole protocol: the paths and agent it requests, the echoes of each case (text, binary, empty, fragmented with a
  * ping in between, a code point split across fragments, a 1 MiB + burst), who closes, exit code 0.
  * The real fuzzingserver cannot be installed here (no PyPI, no Docker).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import {
+  type FakeFuzzingServer,
+  showMessages,
+  startFakeFuzzingServer,
+} from '@fullduplex/testkit/peers/fake-fuzzingserver';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer as WsServer, type WebSocket as WsSocket } from 'ws';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLE = 'examples/autobahn-client/node.mjs';
 const BUILT = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-
-interface Message {
-  binary: boolean;
-  data: Buffer;
-}
-
-const text = (s: string): Message => ({ binary: false, data: Buffer.from(s, 'utf8') });
-const binary = (bytes: Uint8Array): Message => ({ binary: true, data: Buffer.from(bytes) });
-
-function pattern(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 255;
-  return out;
-}
-
-/** What the fake server saw of one runCase connection. */
-interface CaseReport {
-  url: string;
-  /** Echoes received, in order (base64 for compactness in diffs of binary data). */
-  echoes: Message[];
-  expected: Message[];
-  pongs: string[];
-  /** The close the client sent back (it must only answer ours). */
-  clientClose: { code: number; reason: string } | undefined;
-  /** The client closed before we did (it must echo until the server closes). */
-  clientClosedFirst: boolean;
-  error: string | undefined;
-}
-
-interface FakeFuzzingServer {
-  url: string;
-  /** Every request target, in order. */
-  requests: string[];
-  cases: CaseReport[];
-  reportsAgent: string[];
-  stop(): Promise<void>;
-}
-
-/**
- * A case: sends its messages (some fragmented, with control frames in between) and returns the
- * messages the client must echo, in order.
- */
-type CaseScript = (ws: WsSocket) => Message[];
-
-const CASES: CaseScript[] = [
-  // 1: whole messages of each type, empty ones included.
-  (ws) => {
-    const messages = [
-      text('Hello, wörld ✓ 🚀'),
-      binary(new Uint8Array([0, 1, 2, 255])),
-      text(''),
-      binary(new Uint8Array()),
-    ];
-    for (const m of messages) ws.send(m.data, { binary: m.binary });
-    return messages;
-  },
-  // 2: fragmented text with a code point split across fragments and a ping in between;
-  //    fragmented binary.
-  (ws) => {
-    const t = Buffer.from('frag 🚀 mented ✓', 'utf8');
-    const cut = t.indexOf(Buffer.from('🚀', 'utf8')) + 2;
-    ws.send(t.subarray(0, 3), { binary: false, fin: false });
-    ws.send(t.subarray(3, cut), { binary: false, fin: false });
-    ws.ping(Buffer.from('mid'));
-    ws.send(t.subarray(cut), { binary: false, fin: true });
-    const b = pattern(3000, 3);
-    ws.send(b.subarray(0, 1000), { binary: true, fin: false });
-    ws.send(b.subarray(1000, 2000), { binary: true, fin: false });
-    ws.send(b.subarray(2000), { binary: true, fin: true });
-    return [{ binary: false, data: t }, binary(b)];
-  },
-  // 3: 1 MiB binary followed by a burst of 50 small texts, all sent without waiting.
-  (ws) => {
-    const messages = [binary(pattern(1024 * 1024, 9))];
-    for (let i = 0; i < 50; i++) messages.push(text(`message ${i} ✓`));
-    for (const m of messages) ws.send(m.data, { binary: m.binary });
-    return messages;
-  },
-];
-
-async function startFakeFuzzingServer(): Promise<FakeFuzzingServer> {
-  const wss = new WsServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 << 20 });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
-  });
-  const server: FakeFuzzingServer = {
-    url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}`,
-    requests: [],
-    cases: [],
-    reportsAgent: [],
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close(() => resolve());
-      }),
-  };
-
-  wss.on('connection', (ws, req) => {
-    const target = req.url ?? '';
-    server.requests.push(target);
-    const url = new URL(target, 'ws://fuzzingserver');
-    switch (url.pathname) {
-      case '/getCaseCount':
-        ws.send(String(CASES.length));
-        ws.close(1000);
-        return;
-      case '/updateReports':
-        server.reportsAgent.push(url.searchParams.get('agent') ?? '');
-        ws.close(1000);
-        return;
-      case '/runCase':
-        runCase(ws, target, CASES[Number(url.searchParams.get('case')) - 1]);
-        return;
-      default:
-        ws.close(4404, 'unknown path');
-    }
-  });
-
-  function runCase(ws: WsSocket, target: string, script: CaseScript | undefined): void {
-    const report: CaseReport = {
-      url: target,
-      echoes: [],
-      expected: [],
-      pongs: [],
-      clientClose: undefined,
-      clientClosedFirst: false,
-      error: undefined,
-    };
-    server.cases.push(report);
-    let weClosed = false;
-    const finish = (code: number, reason: string) => {
-      clearTimeout(timer);
-      weClosed = true;
-      ws.close(code, reason);
-    };
-    const timer = setTimeout(() => {
-      report.error = `only ${report.echoes.length} of ${report.expected.length} echoes after 10 s`;
-      finish(1011, 'timeout');
-    }, 10_000);
-    ws.on('message', (data, isBinary) => {
-      report.echoes.push({ binary: isBinary, data: data as Buffer });
-      if (!weClosed && report.echoes.length === report.expected.length) finish(1000, '');
-    });
-    ws.on('pong', (data) => report.pongs.push(data.toString('utf8')));
-    ws.on('close', (code, reason) => {
-      clearTimeout(timer);
-      report.clientClosedFirst = !weClosed;
-      report.clientClose = { code, reason: reason.toString('utf8') };
-    });
-    if (!script) {
-      report.error = 'no such case';
-      finish(4400, 'no such case');
-      return;
-    }
-    report.expected = script(ws);
-  }
-
-  return server;
-}
 
 function runExample(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -201,15 +45,6 @@ function runExample(args: string[]): Promise<{ code: number | null; stdout: stri
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-/** Shapes a report for comparison: binary payloads as size + base64 prefix, text decoded. */
-function show(messages: Message[]): Array<{ binary: boolean; size: number; data: string }> {
-  return messages.map((m) => ({
-    binary: m.binary,
-    size: m.data.length,
-    data: m.binary ? m.data.toString('base64') : m.data.toString('utf8'),
-  }));
 }
 
 describe('examples/autobahn-client against a fake fuzzingserver', () => {
@@ -242,7 +77,7 @@ describe('examples/autobahn-client against a fake fuzzingserver', () => {
     expect(server.cases).toHaveLength(3);
     for (const report of server.cases) {
       expect(report.error, report.url).toBeUndefined();
-      expect(show(report.echoes), report.url).toEqual(show(report.expected));
+      expect(showMessages(report.echoes), report.url).toEqual(showMessages(report.expected));
       expect(report.clientClosedFirst, report.url).toBe(false);
       expect(report.clientClose, report.url).toEqual({ code: 1000, reason: '' });
     }

@@ -15,6 +15,18 @@ export function streamBytes(offset: number, size: number): Uint8Array {
   return out;
 }
 
+/** Hands out the stream piece by piece: `next(size)` is the next `size` bytes. */
+export class ByteStream {
+  /** Bytes handed out so far: the length the receiver must end up with. */
+  offset = 0;
+
+  next(size: number): Uint8Array {
+    const bytes = streamBytes(this.offset, size);
+    this.offset += size;
+    return bytes;
+  }
+}
+
 /**
  * Checks received chunks against the stream from position 0: the number of wrong
  * bytes, or -1 when the total length is not `total`.

@@ -1,11 +1,16 @@
-// A small fake Autobahn|Testsuite fuzzingserver on the npm `ws` package, running on NODE, shared
-// by the Bun and Deno tests of examples/autobahn-client/*.ts (the real one needs Python 2 / Docker):
-//   node packages/testkit/src/peers/fake-fuzzingserver.mjs
-// Binds 127.0.0.1 on a free port and prints `LISTENING <port>`. Serves /getCaseCount (3),
+// A small fake Autobahn|Testsuite fuzzingserver on the npm `ws` package, running on Node, for the
+// tests of examples/autobahn-client/* (the real one needs Python 2 / Docker). Serves /getCaseCount (3),
 // /runCase?case=N&agent=A (sends the case's messages, some fragmented with a ping in between, and
-// closes 1000 once every one came back), /updateReports?agent=A. When stdin ends it prints one
-// JSON line {"requests", "reportsAgent", "cases": [{url, echoes, expected, pongs, clientClose,
-// clientClosedFirst, error}]} (messages as {binary, size, data}: base64 or text) and exits.
+// closes 1000 once every one came back), /updateReports?agent=A.
+//
+// In process (the Node tests): `await startFakeFuzzingServer()` → { url, requests, reportsAgent,
+// cases, report(), stop() }.
+// As a process (the Bun and Deno tests):
+//   node packages/testkit/src/peers/fake-fuzzingserver.mjs
+// binds 127.0.0.1 on a free port and prints `LISTENING <port>`; when stdin ends it prints report()
+// as one JSON line {"requests", "reportsAgent", "cases": [{url, echoes, expected, pongs,
+// clientClose, clientClosedFirst, error}]} (messages as {binary, size, data}: base64 or text) and exits.
+import { pathToFileURL } from 'node:url';
 import { WebSocketServer } from 'ws';
 
 const text = (s) => ({ binary: false, data: Buffer.from(s, 'utf8') });
@@ -53,93 +58,118 @@ const CASES = [
   },
 ];
 
-const show = (messages) =>
+/** Messages as {binary, size, data} with binary data in base64: comparable, printable. */
+export const showMessages = (messages) =>
   messages.map((m) => ({
     binary: m.binary,
     size: m.data.length,
     data: m.binary ? m.data.toString('base64') : m.data.toString('utf8'),
   }));
 
-const requests = [];
-const reportsAgent = [];
-const cases = [];
-
-const wss = new WebSocketServer({
-  host: '127.0.0.1',
-  port: 0,
-  perMessageDeflate: false,
-  maxPayload: 64 << 20,
-});
-wss.on('connection', (ws, req) => {
-  const target = req.url ?? '';
-  requests.push(target);
-  ws.on('error', () => {});
-  const url = new URL(target, 'ws://fuzzingserver');
-  switch (url.pathname) {
-    case '/getCaseCount':
-      ws.send(String(CASES.length));
-      ws.close(1000);
-      return;
-    case '/updateReports':
-      reportsAgent.push(url.searchParams.get('agent') ?? '');
-      ws.close(1000);
-      return;
-    case '/runCase':
-      runCase(ws, target, CASES[Number(url.searchParams.get('case')) - 1]);
-      return;
-    default:
-      ws.close(4404, 'unknown path');
-  }
-});
-
-function runCase(ws, target, script) {
-  const report = {
-    url: target,
-    echoes: [],
-    expected: [],
-    pongs: [],
-    clientClose: undefined,
-    clientClosedFirst: false,
-    error: undefined,
-  };
-  cases.push(report);
-  let weClosed = false;
-  const finish = (code, reason) => {
-    clearTimeout(timer);
-    weClosed = true;
-    ws.close(code, reason);
-  };
-  const timer = setTimeout(() => {
-    report.error = `only ${report.echoes.length} of ${report.expected.length} echoes after 10 s`;
-    finish(1011, 'timeout');
-  }, 10_000);
-  ws.on('message', (data, isBinary) => {
-    report.echoes.push({ binary: isBinary, data });
-    if (!weClosed && report.echoes.length === report.expected.length) finish(1000, '');
+/** Starts the server on 127.0.0.1 (a free port) and resolves once it listens. */
+export async function startFakeFuzzingServer() {
+  const requests = [];
+  const reportsAgent = [];
+  const cases = [];
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    perMessageDeflate: false,
+    maxPayload: 64 << 20,
   });
-  ws.on('pong', (data) => report.pongs.push(data.toString('utf8')));
-  ws.on('close', (code, reason) => {
-    clearTimeout(timer);
-    report.clientClosedFirst = !weClosed;
-    report.clientClose = { code, reason: reason.toString('utf8') };
+  wss.on('connection', (ws, req) => {
+    const target = req.url ?? '';
+    requests.push(target);
+    ws.on('error', () => {});
+    const url = new URL(target, 'ws://fuzzingserver');
+    switch (url.pathname) {
+      case '/getCaseCount':
+        ws.send(String(CASES.length));
+        ws.close(1000);
+        return;
+      case '/updateReports':
+        reportsAgent.push(url.searchParams.get('agent') ?? '');
+        ws.close(1000);
+        return;
+      case '/runCase':
+        runCase(ws, target, CASES[Number(url.searchParams.get('case')) - 1]);
+        return;
+      default:
+        ws.close(4404, 'unknown path');
+    }
   });
-  if (!script) {
-    report.error = 'no such case';
-    finish(4400, 'no such case');
-    return;
-  }
-  report.expected = script(ws);
-}
 
-wss.once('listening', () => console.log(`LISTENING ${wss.address().port}`));
-process.stdin.resume();
-process.stdin.on('end', () => {
-  const out = {
+  function runCase(ws, target, script) {
+    const report = {
+      url: target,
+      echoes: [],
+      expected: [],
+      pongs: [],
+      clientClose: undefined,
+      clientClosedFirst: false,
+      error: undefined,
+    };
+    cases.push(report);
+    let weClosed = false;
+    const finish = (code, reason) => {
+      clearTimeout(timer);
+      weClosed = true;
+      ws.close(code, reason);
+    };
+    const timer = setTimeout(() => {
+      report.error = `only ${report.echoes.length} of ${report.expected.length} echoes after 10 s`;
+      finish(1011, 'timeout');
+    }, 10_000);
+    ws.on('message', (data, isBinary) => {
+      report.echoes.push({ binary: isBinary, data });
+      if (!weClosed && report.echoes.length === report.expected.length) finish(1000, '');
+    });
+    ws.on('pong', (data) => report.pongs.push(data.toString('utf8')));
+    ws.on('close', (code, reason) => {
+      clearTimeout(timer);
+      report.clientClosedFirst = !weClosed;
+      report.clientClose = { code, reason: reason.toString('utf8') };
+    });
+    if (!script) {
+      report.error = 'no such case';
+      finish(4400, 'no such case');
+      return;
+    }
+    report.expected = script(ws);
+  }
+
+  await new Promise((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  return {
+    url: `ws://127.0.0.1:${wss.address().port}`,
+    /** Every request target, in order. */
     requests,
     reportsAgent,
-    cases: cases.map((c) => ({ ...c, echoes: show(c.echoes), expected: show(c.expected) })),
+    /** What each runCase connection saw: echoes and expected messages as sent (Buffers). */
+    cases,
+    /** The JSON-ready report: messages through showMessages. */
+    report: () => ({
+      requests,
+      reportsAgent,
+      cases: cases.map((c) => ({ ...c, echoes: showMessages(c.echoes), expected: showMessages(c.expected) })),
+    }),
+    stop: () =>
+      new Promise((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close(() => resolve());
+      }),
   };
-  for (const client of wss.clients) client.terminate();
-  wss.close();
-  process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
-});
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const server = await startFakeFuzzingServer();
+  console.log(`LISTENING ${new URL(server.url).port}`);
+  process.stdin.resume();
+  process.stdin.on('end', async () => {
+    const out = server.report();
+    await server.stop();
+    process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
+  });
+}
