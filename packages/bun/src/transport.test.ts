@@ -3,9 +3,9 @@
 import { afterEach, describe, expect, it } from 'bun:test';
 import { createServer as createNetServer, connect as netConnect, type Server } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import type { TransportHandler } from '@fullduplex/protocol';
 import { ByteStream, checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
 import { selfSignedCertificate } from '@fullduplex/testkit/adapter/certs';
+import { recordTransport, until } from '@fullduplex/testkit/adapter/transport-tools';
 import type { Socket } from 'bun';
 import {
   type BunSocket,
@@ -21,44 +21,6 @@ const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-const until = async (what: string, predicate: () => boolean, ms = 10_000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await Bun.sleep(2);
-  }
-};
-
-/** A recording TransportHandler. */
-function recorder() {
-  const events: string[] = [];
-  const data: Uint8Array[] = [];
-  let dataBytes = 0;
-  const handler: TransportHandler = {
-    onData(chunk) {
-      data.push(chunk);
-      dataBytes += chunk.length;
-    },
-    onDrain() {
-      events.push('drain');
-    },
-    onEnd() {
-      events.push('end');
-    },
-    onClose(error) {
-      events.push(error ? `close:${error.message}` : 'close');
-    },
-  };
-  return {
-    handler,
-    events,
-    data,
-    get dataBytes() {
-      return dataBytes;
-    },
-  };
-}
 
 /** The other end: a plain Bun socket (its pause() really stops reading, unlike node:net's under Bun). */
 interface Peer {
@@ -130,7 +92,7 @@ async function peerWrite(peer: Peer, bytes: Uint8Array): Promise<void> {
 describe('bun adapter: partial writes', () => {
   it('queues what Bun did not take as views, flushes on drain, reports bufferedAmount, drains once', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     peer.socket.pause(); // a reader that does not read
 
@@ -172,7 +134,7 @@ describe('bun adapter: partial writes', () => {
 
   it('writes runs of small chunks with one socket.write and big chunks as views', async () => {
     const { transport, peer } = await transportPair();
-    transport.attach(recorder().handler);
+    transport.attach(recordTransport().handler);
     const calls: Uint8Array[] = [];
     const socket = transport.socket;
     const write = socket.write.bind(socket);
@@ -213,7 +175,7 @@ describe('bun adapter: partial writes', () => {
 
   it('keeps the byte stream intact through many mixed-size writes to a reader that reads in bursts', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     peer.socket.pause();
     // Fill the kernel's buffers first (a paused Bun socket's receive window stays small).
@@ -259,7 +221,7 @@ describe('bun adapter: partial writes', () => {
 
   it('end() sends FIN only after the queue is flushed; writes after end() are ignored', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     peer.socket.pause();
     const big = streamBytes(0, 6 * 1024 * 1024);
@@ -301,7 +263,7 @@ function spyWrites(transport: BunSocketTransport): {
 describe('bun adapter: writes inside onData', () => {
   it('everything written during one onData leaves in one socket.write after it, in order; drain follows', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     const spy = spyWrites(transport);
     const stream = new ByteStream();
     const next = (size: number): Uint8Array => stream.next(size);
@@ -342,7 +304,7 @@ describe('bun adapter: writes inside onData', () => {
 
   it('more than COALESCE_LIMIT inside one onData leaves in several writes, big chunks as views', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     const spy = spyWrites(transport);
     const stream = new ByteStream();
     const next = (size: number): Uint8Array => stream.next(size);
@@ -371,8 +333,8 @@ describe('bun adapter: writes inside onData', () => {
   it('a partial write of a coalesced batch queues a copy of the rest (the shared buffer is reused)', async () => {
     const { transport, peer } = await transportPair();
     const other = await transportPair();
-    other.transport.attach(recorder().handler);
-    const rec = recorder();
+    other.transport.attach(recordTransport().handler);
+    const rec = recordTransport();
     const spy = spyWrites(transport);
     const stream = new ByteStream();
     const next = (size: number): Uint8Array => stream.next(size);
@@ -448,8 +410,8 @@ describe('bun adapter: writes inside onData', () => {
     const transport = dialled as BunSocketTransport;
     const peer = reader as Socket<undefined>;
     const other = await transportPair();
-    other.transport.attach(recorder().handler);
-    transport.attach(recorder().handler);
+    other.transport.attach(recordTransport().handler);
+    transport.attach(recordTransport().handler);
     peer.pause();
     // Fill the kernel's buffers first.
     const stream = new ByteStream();
@@ -485,7 +447,7 @@ describe('bun adapter: writes inside onData', () => {
 
   it('end() or destroy() inside onData still writes what was written before it', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     const stream = new ByteStream();
     const next = (size: number): Uint8Array => stream.next(size);
     transport.attach({
@@ -507,7 +469,7 @@ describe('bun adapter: writes inside onData', () => {
     expect(rec.events.filter((e) => e !== 'end')).toEqual(['close']);
 
     const second = await transportPair();
-    const rec2 = recorder();
+    const rec2 = recordTransport();
     const spy = spyWrites(second.transport);
     second.transport.attach({
       ...rec2.handler,
@@ -622,7 +584,7 @@ describe('bun adapter: received buffers', () => {
 describe('bun adapter: reading and closing', () => {
   it('pause() stops onData until resume(), which delivers in order', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     transport.pause();
     await peerWrite(peer, streamBytes(0, 100_000));
@@ -661,7 +623,7 @@ describe('bun adapter: reading and closing', () => {
     await new Promise((resolve) => peer.once('secureConnect', resolve));
     await until('accept', () => accepted !== undefined);
     const transport = accepted as BunSocketTransport;
-    const rec = recorder();
+    const rec = recordTransport();
     let pausedAt = -1;
     transport.attach({
       ...rec.handler,
@@ -689,7 +651,7 @@ describe('bun adapter: reading and closing', () => {
     await peerWrite(peer, streamBytes(0, 5000));
     peer.socket.shutdown();
     await Bun.sleep(100);
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     await until('end', () => rec.events.includes('end'));
     expect(checkStream(rec.data, 5000)).toBe(0);
@@ -698,7 +660,7 @@ describe('bun adapter: reading and closing', () => {
 
   it('destroy() resets the connection; onClose follows exactly once, after the call, and nothing after it', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     transport.destroy();
     expect(rec.events).toEqual([]); // not from inside destroy()
@@ -715,7 +677,7 @@ describe('bun adapter: reading and closing', () => {
 
   it('a peer reset reaches onClose with the error', async () => {
     const { transport, peer } = await transportPair();
-    const rec = recorder();
+    const rec = recordTransport();
     transport.attach(rec.handler);
     peer.socket.terminate();
     await until('close', () => rec.events.length > 0);

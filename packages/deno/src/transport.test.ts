@@ -1,8 +1,8 @@
 // Deno-specific behaviour of the transport's writer: writes of one turn coalesced into
 // one conn.write, partial writes, the shared pool of coalescing buffers, end/destroy
 // after a batch. The shared suite is adapter.test.ts.
-import type { TransportHandler } from '@fullduplex/protocol';
 import { ByteStream, checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
+import { recordTransport, until } from '@fullduplex/testkit/adapter/transport-tools';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DenoConnLike, DenoConnTransport } from './index.ts';
 
@@ -12,14 +12,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-const until = async (what: string, predicate: () => boolean, ms = 10_000): Promise<void> => {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(2);
-  }
-};
 
 /**
  * A connection whose writes complete when the test says so, taking at most `limit`
@@ -84,27 +76,10 @@ class FakeConn implements DenoConnLike {
   }
 }
 
-function recorder() {
-  const events: string[] = [];
-  const handler: TransportHandler = {
-    onData() {},
-    onDrain() {
-      events.push('drain');
-    },
-    onEnd() {
-      events.push('end');
-    },
-    onClose(error) {
-      events.push(error ? `close:${error.message}` : 'close');
-    },
-  };
-  return { handler, events };
-}
-
 function fakeTransport(): { conn: FakeConn; transport: DenoConnTransport; events: string[] } {
   const conn = new FakeConn();
   const transport = new DenoConnTransport(conn, false);
-  const rec = recorder();
+  const rec = recordTransport();
   transport.attach(rec.handler);
   cleanup.push(() => transport.destroy());
   return { conn, transport, events: rec.events };

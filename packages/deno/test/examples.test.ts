@@ -4,6 +4,7 @@
  * `listening on <port>` once ready, exit code 0 on SIGTERM and SIGINT; echo returns every message
  * verbatim with its type; broadcast relays every message to every other connection, not the sender.
  */
+import { until } from '@fullduplex/testkit/adapter/transport-tools';
 import { describe, expect, it } from 'vitest';
 import { connect, type WebSocketConnection } from '../src/index.ts';
 import {
@@ -87,14 +88,6 @@ function collect(ws: WebSocketConnection): ReceivedMessage[] {
   return received;
 }
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
-
 for (const deflate of [false, true]) {
   describe(`examples/broadcast/deno.ts${deflate ? ' with DEFLATE=1' : ''}`, () => {
     it('relays every message, with its type, to the two other clients and not to the sender', async () => {
@@ -108,9 +101,15 @@ for (const deflate of [false, true]) {
         const fromA: PeerMessage[] = [{ type: 'text', data: `A: ${TEXT}` }, BIG];
         const fromB: PeerMessage[] = [{ type: 'binary', base64: btoa('B\u0000\u00ff') }];
         for (const m of fromA) a.send(outgoing(m), { binary: m.type !== 'text' });
-        await until(() => received[1]!.length === 2 && received[2]!.length === 2);
+        await until(
+          'the first message at both others',
+          () => received[1]!.length === 2 && received[2]!.length === 2,
+        );
         for (const m of fromB) b.send(outgoing(m), { binary: true });
-        await until(() => received[0]!.length === 1 && received[2]!.length === 3);
+        await until(
+          'the second message at both others',
+          () => received[0]!.length === 1 && received[2]!.length === 3,
+        );
         await sleep(200); // nothing else arrives: in particular no echo to the sender
         expect(received).toEqual([
           fromB.map(echoSummary),
