@@ -490,22 +490,15 @@ export class BunSocketTransport implements Transport, PendingTransport {
   }
 
   private callData(handler: TransportHandler, chunk: Uint8Array): void {
-    if (this.corking) {
-      // Not expected (onData is not re-entered), but then the outer call uncorks.
-      try {
-        handler.onData(chunk);
-      } catch (error) {
-        rethrow(error);
-      }
-      return;
-    }
+    // Only the outermost call uncorks (onData is not expected to be re-entered).
+    const outer = this.corking;
     this.corking = true;
     try {
       handler.onData(chunk);
     } catch (error) {
       rethrow(error);
     }
-    this.endCork();
+    if (!outer) this.endCork();
   }
 
   private callEnd(handler: TransportHandler): void {
