@@ -32,5 +32,5 @@ export {
 export { bunDialer, bunRuntime, connect } from './client.ts';
 export * from './reconnecting.ts';
 export { type BunAddressInfo, type BunServerOptions, WebSocketServer } from './server.ts';
-export { type BunSocket, BunSocketTransport, COALESCE_LIMIT, socketHandlers } from './transport.ts';
+export { type BunSocket, BunSocketTransport, socketHandlers } from './transport.ts';
 export { CloseEvent, type CloseEventInit, WebSocket } from './websocket.ts';

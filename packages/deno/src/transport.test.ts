@@ -1,10 +1,14 @@
-// Deno-specific behaviour of the transport's writer: writes of one turn coalesced into
-// one conn.write, partial writes, the shared pool of coalescing buffers, end/destroy
-// after a batch. The shared suite is adapter.test.ts.
-import { ByteStream, checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
+// The transport contract (testkit) over Deno's sockets, then Deno-specific behaviour on a
+// fake connection: partial conn.write calls written until done, end/destroy while a write
+// is pending, the size of the buffer a pending read holds. The shared WebSocket suite is
+// adapter.test.ts.
+import { checkStream, streamBytes } from '@fullduplex/testkit/adapter/byte-stream';
+import { defineTransportSuite } from '@fullduplex/testkit/adapter/transport';
 import { recordTransport, until } from '@fullduplex/testkit/adapter/transport-tools';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DenoConnLike, DenoConnTransport } from './index.ts';
+import { type DenoConnLike, DenoConnTransport, denoDialer } from './index.ts';
+
+defineTransportSuite({ name: 'deno', dial: denoDialer });
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -32,8 +36,33 @@ class FakeConn implements DenoConnLike {
   closed = false;
   private pending: (() => void)[] = [];
 
-  read(): Promise<number | null> {
-    return new Promise(() => {}); // the peer sends nothing
+  /** Sizes of the buffers passed to read(), in order. */
+  readonly readSizes: number[] = [];
+  /** What the next reads return (each fills the buffer up to its length); then they wait. */
+  readonly incoming: number[] = [];
+  private reader: (() => void) | undefined;
+
+  read(p: Uint8Array): Promise<number | null> {
+    this.readSizes.push(p.length);
+    return new Promise((resolve) => {
+      const serve = (): void => {
+        const size = this.incoming.shift() as number;
+        const n = Math.min(size, p.length);
+        if (size > n) this.incoming.unshift(size - n);
+        p.fill(0x61, 0, n);
+        resolve(n);
+      };
+      if (this.incoming.length > 0) queueMicrotask(serve);
+      else this.reader = serve;
+    });
+  }
+
+  /** The peer sends `sizes` (one burst each). */
+  send(...sizes: number[]): void {
+    this.incoming.push(...sizes);
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.();
   }
 
   write(p: Uint8Array): Promise<number> {
@@ -86,100 +115,98 @@ function fakeTransport(): { conn: FakeConn; transport: DenoConnTransport; events
 }
 
 describe('deno transport: writing', () => {
-  it('writes of one turn leave in one conn.write, intact and in order', async () => {
-    const { conn, transport } = fakeTransport();
-    const stream = new ByteStream();
-    const next = (size: number): Uint8Array => stream.next(size);
-    for (let i = 0; i < 40; i++) expect(transport.write([next(2), next(i * 31)])).toBe(true);
-    expect(transport.write([next(0), next(10)])).toBe(true);
-    expect(transport.bufferedAmount).toBe(stream.offset);
-    expect(conn.calls).toEqual([]); // not before the turn is over
-    await until('written', () => conn.writtenBytes === stream.offset);
-    expect(conn.calls).toEqual([stream.offset]);
-    expect(checkStream(conn.written, stream.offset)).toBe(0);
-    expect(transport.bufferedAmount).toBe(0);
-  });
-
-  it('partial writes: the rest of a batch is written until done, later batches follow in order', async () => {
+  it('partial conn.write calls: every chunk is written until done, then onDrain once', async () => {
     const { conn, transport, events } = fakeTransport();
     conn.limit = 1000;
-    const stream = new ByteStream();
-    const next = (size: number): Uint8Array => stream.next(size);
-    for (let i = 0; i < 30; i++) transport.write([next(2), next(3000)]);
-    // Above the high-water mark: false, and a drain once all is written.
-    expect(transport.write([next(2), next(40_000)])).toBe(false);
-    await sleep(0);
-    for (let i = 0; i < 10; i++) transport.write([next(4), next(100_000)]); // big chunks go as they are
-    await until('written', () => conn.writtenBytes === stream.offset);
-    expect(checkStream(conn.written, stream.offset)).toBe(0);
-    expect(conn.calls.every((n) => n <= 100_000)).toBe(true);
-    // Each run of writes that went above the high-water mark drains once.
-    await until('drain', () => events.length === 2);
-    expect(events).toEqual(['drain', 'drain']);
-    expect(transport.bufferedAmount).toBe(0);
+    const chunks = [streamBytes(0, 2), streamBytes(2, 5000), streamBytes(5002, 70_000)];
+    expect(transport.write(chunks)).toBe(false);
+    await until('drain', () => events.includes('drain'));
+    expect(events).toEqual(['drain']);
+    expect(conn.writtenBytes).toBe(75_002);
+    expect(checkStream(conn.written, 75_002)).toBe(0);
+    // No vectored write: every chunk is its own conn.write (the session layer coalesces).
+    expect(conn.calls.slice(0, 3)).toEqual([2, 5000, 4000]);
   });
 
-  it('a coalescing buffer is not reused while its write is pending (many connections, slow writes)', async () => {
-    const pairs = Array.from({ length: 40 }, () => fakeTransport());
-    const offsets = pairs.map(() => 0);
-    const expected: number[] = pairs.map(() => 0);
-    for (const { conn } of pairs) {
-      conn.auto = false;
-      conn.limit = 777;
-    }
-    // Every connection queues a coalesced batch; none of the writes completes yet.
-    for (let round = 0; round < 3; round++) {
-      pairs.forEach(({ transport }, k) => {
-        const header = streamBytes(offsets[k] as number, 2);
-        const payload = streamBytes((offsets[k] as number) + 2, 5000 + k);
-        offsets[k] = (offsets[k] as number) + header.length + payload.length;
-        transport.write([header, payload]);
-        expected[k] = offsets[k] as number;
-      });
-      await sleep(0);
-    }
-    // Complete writes a few at a time, round-robin, with new batches coming in between.
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const { conn } of pairs) if (conn.complete()) progress = true;
-      await sleep(0);
-    }
-    pairs.forEach(({ conn }, k) => {
-      expect(conn.writtenBytes).toBe(expected[k] as number);
-      expect(checkStream(conn.written, expected[k] as number)).toBe(0);
-    });
-  });
-
-  it('end() after a batch: everything is written, then closeWrite; writes after end() are ignored', async () => {
-    const { conn, transport } = fakeTransport();
-    conn.limit = 500;
-    let offset = 0;
-    for (let i = 0; i < 20; i++) {
-      transport.write([streamBytes(offset, 3), streamBytes(offset + 3, 700)]);
-      offset += 703;
-    }
-    transport.end();
-    expect(transport.write([new Uint8Array(5)])).toBe(false);
-    await until('closeWrite', () => conn.closeWrites === 1);
-    expect(conn.writtenBytes).toBe(offset);
-    expect(checkStream(conn.written, offset)).toBe(0);
-  });
-
-  it('destroy() while a batch is being written: onClose once, and the pool keeps working', async () => {
+  it('the chunk list given to write() may be reused by the caller at once', async () => {
     const { conn, transport, events } = fakeTransport();
     conn.auto = false;
-    transport.write([new Uint8Array(2), new Uint8Array(3000)]);
-    await sleep(0);
-    expect(conn.pendingWrites).toBe(1);
+    const list = [streamBytes(0, 10), streamBytes(10, 10)];
+    expect(transport.write(list)).toBe(false);
+    list.length = 0;
+    list.push(new Uint8Array(10).fill(0xee));
+    while (conn.complete() || conn.pendingWrites > 0) await sleep(0);
+    await until('drain', () => events.includes('drain'));
+    expect(checkStream(conn.written, 20)).toBe(0);
+  });
+
+  it('end() while a write is pending: closeWrite after it, writes after end() are ignored', async () => {
+    const { conn, transport, events } = fakeTransport();
+    conn.auto = false;
+    expect(transport.write([streamBytes(0, 100)])).toBe(false);
+    transport.end();
+    expect(transport.write([new Uint8Array(5)])).toBe(true);
+    await sleep(10);
+    expect(conn.closeWrites).toBe(0);
+    conn.complete();
+    await until('closeWrite', () => conn.closeWrites === 1);
+    expect(conn.writtenBytes).toBe(100);
+    // No onDrain once ending: nothing more can be written anyway.
+    expect(events).toEqual([]);
+  });
+
+  it('destroy() while a write is pending lets it finish for a moment, then closes; onClose once', async () => {
+    const { conn, transport, events } = fakeTransport();
+    conn.auto = false;
+    expect(transport.write([streamBytes(0, 100)])).toBe(false);
     transport.destroy();
+    expect(conn.closed).toBe(false);
+    conn.complete();
     await until('close', () => events.includes('close'));
     expect(conn.closed).toBe(true);
+    expect(conn.writtenBytes).toBe(100);
+    await sleep(150);
     expect(events).toEqual(['close']);
-    // The buffer lent to the abandoned write is replaced: other connections still coalesce.
-    const other = fakeTransport();
-    other.transport.write([streamBytes(0, 2), streamBytes(2, 3000)]);
-    await until('written', () => other.conn.writtenBytes === 3002);
-    expect(checkStream(other.conn.written, 3002)).toBe(0);
+  });
+
+  it('destroy() with a write that never finishes closes after the grace period', async () => {
+    const { conn, transport, events } = fakeTransport();
+    conn.auto = false;
+    expect(transport.write([streamBytes(0, 100)])).toBe(false);
+    const started = Date.now();
+    transport.destroy();
+    await until('close', () => events.includes('close'), 2000);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(conn.closed).toBe(true);
+  });
+});
+
+describe('deno transport: reading', () => {
+  it('a pending read holds a small buffer; a read that fills it is followed by a large one', async () => {
+    const { conn } = fakeTransport();
+    await until('first read', () => conn.readSizes.length === 1);
+    const small = conn.readSizes[0] as number;
+    expect(small).toBeLessThanOrEqual(1024);
+    // 100 KiB arrive at once: the small read fills, the next reads are large.
+    conn.send(100 * 1024);
+    await until('reads', () => conn.readSizes.length >= 4);
+    expect(conn.readSizes[1]).toBe(64 * 1024);
+    // Once a read did not fill its buffer, the pending read is small again.
+    await sleep(10);
+    expect(conn.readSizes.at(-1)).toBe(small);
+  });
+
+  it('delivers every byte, in order, across small and large reads', async () => {
+    const conn = new FakeConn();
+    const transport = new DenoConnTransport(conn, false);
+    const rec = recordTransport();
+    transport.attach(rec.handler);
+    cleanup.push(() => transport.destroy());
+    conn.send(10, 512, 70_000, 3, 64 * 1024, 1);
+    const total = 10 + 512 + 70_000 + 3 + 64 * 1024 + 1;
+    await until('all bytes', () => rec.dataBytes === total);
+    // Chunks handed over are never reused: each keeps its own bytes.
+    for (const chunk of rec.data) expect(chunk.every((b) => b === 0x61)).toBe(true);
+    expect(new Set(rec.data.map((c) => c.buffer)).size).toBe(rec.data.length);
   });
 });

@@ -1,46 +1,28 @@
 /**
- * A `Deno.Conn` (TCP or TLS) as a fullduplex {@link Transport}.
+ * A `Deno.Conn` (TCP or TLS) as a fullduplex {@link Transport}: a byte pipe.
+ *
+ * Writing: `conn.write()` is asynchronous and may write part of what it is given
+ * (TCP writes stop at the kernel's buffer, TLS writes at 64 KiB), so `write` starts
+ * an async loop that writes each chunk until done, returns false, and calls
+ * `onDrain` when the loop is through. Deno has no vectored write (`vectored` is
+ * false: the session layer copies runs of chunks together first).
  *
  * Reading: one `conn.read()` in flight at a time, never while paused (at most the
- * chunk of the read already in flight is held until `resume()`). The session layer
- * keeps views of the chunks it is handed (zero-copy payloads, in-place unmasking),
- * so a chunk is never reused: a read that filled at least {@link HANDOVER_THRESHOLD}
- * bytes hands its buffer over and the next read gets a fresh one; a smaller read
- * is copied out (`slice`) so a few bytes never pin a 64 KiB buffer.
- *
- * Writing: `write()` only queues; an async writer drains the queue with
- * `conn.write()`, which may write partially (TCP writes stop at the kernel's buffer,
- * TLS writes at 64 KiB), so every chunk is written until done. Small chunks queued
- * together (frame headers, a burst of small messages) are coalesced into one write,
- * since Deno has no vectored write. `bufferedAmount` is the queued byte count.
- * Coalesced writes are copied into buffers from a small pool shared by all
- * connections ({@link POOL_SIZE} × 64 KiB at most), not into a fresh allocation each:
- * that measured +15–30% echo round trips per CPU-second at 16 KiB.
+ * chunk of the read already in flight is held until `resume()`). A pending read
+ * pins its buffer for as long as the peer is silent, so the buffer is small
+ * ({@link IDLE_READ_SIZE}) unless the last read filled its buffer (more is likely
+ * waiting): an idle connection holds a few hundred bytes, not a 64 KiB buffer. The
+ * session layer keeps views of the chunks it is handed (zero-copy payloads, in-place
+ * unmasking), so a chunk is never reused: a full large read hands its buffer over,
+ * smaller reads are copied out so a few bytes never pin a large buffer.
  */
 import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/protocol';
 
-/** Bytes per `conn.read()`. */
-const READ_SIZE = 64 * 1024;
-/**
- * Reads at least this large keep their buffer (no copy); smaller ones are copied out.
- * Copying up to 64 KiB measured cheaper than allocating a fresh zeroed buffer per read
- * (+15–20% echo round trips at 16 KiB), so only a full read hands its buffer over.
- * Reading into the unused rest of the buffer and handing over views (no copy, one
- * allocation per few reads) measured no better (0.98× at 16 KiB), and lets a small
- * message kept by the application pin 64 KiB.
- */
-const HANDOVER_THRESHOLD = READ_SIZE;
-/** `write()` returns false while more than this is queued. */
-const HIGH_WATER_MARK = 64 * 1024;
-/** Queued chunks smaller than this are merged into writes of up to this size. */
-const COALESCE_SIZE = 64 * 1024;
-/**
- * Coalescing buffers (of {@link COALESCE_SIZE}) kept for reuse. A buffer is lent for one
- * `conn.write()` and comes back when it resolves, so this many connections writing at
- * once get one; beyond that, a batch gets a buffer of its own, as without the pool.
- */
-const POOL_SIZE = 32;
-/** How long `destroy()` lets already-queued bytes (a 101 response, a close frame) drain. */
+/** Buffer of a read while nothing suggests more is waiting. */
+const IDLE_READ_SIZE = 512;
+/** Buffer of a read right after one that filled its buffer. */
+const BUSY_READ_SIZE = 64 * 1024;
+/** How long `destroy()` lets a pending write (a 101 response, a close frame) finish. */
 const DESTROY_FLUSH_MS = 100;
 
 /**
@@ -69,19 +51,18 @@ export class DenoConnTransport implements Transport, PendingTransport {
   private paused = false;
   /** A chunk (or `null`: end of stream) read while paused, delivered on resume. */
   private held: Uint8Array | null | undefined;
-  private readBuffer: Uint8Array | undefined;
+  /** The large buffer, kept between busy reads that were copied out. */
+  private busyBuffer: Uint8Array | undefined;
+  private lastReadFilled = false;
   private readEnded = false;
 
   // Writing.
-  private queue: Uint8Array[] = [];
-  private queueHead = 0;
-  private queued = 0;
-  private writing = false;
-  private needDrain = false;
+  /** The chunks of the write in progress (the array is ours: `write` copies the list). */
+  private writing: Uint8Array[] | undefined;
   private ended = false;
+  private shuttingDown = false;
+  /** Our FIN has been sent. */
   private writeShutdown = false;
-  /** The pool buffer the batch being written was copied into. */
-  private lent: Uint8Array | undefined;
 
   // Closing.
   private destroyed = false;
@@ -100,8 +81,8 @@ export class DenoConnTransport implements Transport, PendingTransport {
       this.remoteAddress = addr.hostname;
       this.remotePort = addr.port;
     }
-    // Frames are already batched by us; Nagle would only add latency. Only TCP
-    // connections have it: Deno.TlsConn cannot disable Nagle (see the README).
+    // Frames are already batched by the session layer; Nagle would only add latency.
+    // Only TCP connections have it: Deno.TlsConn cannot disable Nagle (see the README).
     if (typeof conn.setNoDelay === 'function') {
       try {
         conn.setNoDelay(true);
@@ -115,6 +96,10 @@ export class DenoConnTransport implements Transport, PendingTransport {
     return this;
   }
 
+  get vectored(): boolean {
+    return false;
+  }
+
   attach(handler: TransportHandler): void {
     if (this.handler) throw new TypeError('transport already attached');
     this.handler = handler;
@@ -125,147 +110,71 @@ export class DenoConnTransport implements Transport, PendingTransport {
   // ------------------------------------------------------------ writing
 
   write(chunks: readonly Uint8Array[]): boolean {
-    if (this.ended || this.destroyed || this.closed) return false;
-    for (let i = 0; i < chunks.length; i++) {
-      const chunk = chunks[i] as Uint8Array;
-      if (chunk.length === 0) continue;
-      this.queue.push(chunk);
-      this.queued += chunk.length;
-    }
-    this.startWriting();
-    if (this.queued > HIGH_WATER_MARK) {
-      this.needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  get bufferedAmount(): number {
-    return this.queued;
+    if (this.ended || this.destroyed || this.closed || chunks.length === 0) return true;
+    this.writing = chunks.slice();
+    void this.writeLoop(this.writing);
+    return false;
   }
 
   end(): void {
     if (this.ended || this.destroyed || this.closed) return;
     this.ended = true;
-    this.startWriting();
+    if (this.writing === undefined) void this.shutdownWrite();
   }
 
   destroy(): void {
     if (this.destroyed || this.closed) return;
     this.destroyed = true;
     this.held = undefined;
-    if (this.queued === 0 && !this.writing) {
+    if (this.writing === undefined) {
       this.closeNow();
       return;
     }
-    // Like a Node socket, bytes written before destroy() (the 101 response before a
-    // terminate(), a close frame) still leave — but only for a moment: a peer that
+    // Like a Node socket, bytes handed over before destroy() (the 101 response before
+    // a terminate(), a close frame) still leave — but only for a moment: a peer that
     // does not read cannot hold the connection open.
     this.flushTimer = setTimeout(() => this.closeNow(), DESTROY_FLUSH_MS);
   }
 
-  /** Starts the writer on the next microtask, so writes of the same turn leave together. */
-  private startWriting(): void {
-    if (this.writing) return;
-    this.writing = true;
-    queueMicrotask(() => void this.writeLoop());
-  }
-
-  private async writeLoop(): Promise<void> {
-    try {
-      for (;;) {
-        const batch = this.nextBatch();
-        if (batch !== undefined) {
-          // Written until done: `conn.write` may take part of it.
-          let at = 0;
-          while (at < batch.length) {
-            let written: number;
-            try {
-              written = await this.conn.write(at === 0 ? batch : batch.subarray(at));
-            } catch (error) {
-              this.closeNow(asError(error));
-              return;
-            }
-            if (this.closed) return;
-            at += written;
-            this.queued -= written;
-          }
-          const lent = this.lent;
-          if (lent !== undefined) {
-            this.lent = undefined;
-            pool.push(lent);
-          }
-          continue;
-        }
-        if (this.closed) return;
-        if (this.destroyed) {
-          this.closeNow();
-          return;
-        }
-        if (!this.needDrain) break;
-        this.needDrain = false;
-        this.handler?.onDrain();
-        if (this.closed) return;
-        // Unless the drain handler wrote more, the queue is still empty.
-        if (this.queued === 0) break;
-      }
-      if (this.ended && !this.writeShutdown) {
+  private async writeLoop(chunks: Uint8Array[]): Promise<void> {
+    for (let i = 0; i < chunks.length; i++) {
+      let chunk = chunks[i] as Uint8Array;
+      // Written until done: `conn.write` may take part of it.
+      while (chunk.length > 0) {
+        let written: number;
         try {
-          await this.conn.closeWrite();
+          written = await this.conn.write(chunk);
         } catch (error) {
           this.closeNow(asError(error));
           return;
         }
-        this.writeShutdown = true;
-        if (!this.closed && (this.readEnded || this.destroyed)) this.closeNow();
+        if (this.closed) return;
+        chunk = chunk.subarray(written);
       }
-    } finally {
-      this.writing = false;
     }
+    this.writing = undefined;
+    if (this.destroyed) {
+      this.closeNow();
+      return;
+    }
+    if (this.ended) {
+      await this.shutdownWrite();
+      return;
+    }
+    this.handler?.onDrain();
   }
 
-  /** The next bytes to write: a large chunk as is, or small ones merged into one buffer. */
-  private nextBatch(): Uint8Array | undefined {
-    const queue = this.queue;
-    if (this.queueHead >= queue.length) {
-      if (queue.length !== 0) {
-        this.queue = [];
-        this.queueHead = 0;
-      }
-      return undefined;
+  private async shutdownWrite(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    try {
+      await this.conn.closeWrite();
+    } catch (error) {
+      this.closeNow(asError(error));
+      return;
     }
-    const first = queue[this.queueHead] as Uint8Array;
-    if (first.length >= COALESCE_SIZE || this.queueHead + 1 === queue.length) {
-      queue[this.queueHead++] = EMPTY;
-      return first;
-    }
-    const size = Math.min(this.queued, COALESCE_SIZE);
-    let buffer = pool.pop();
-    if (buffer === undefined && poolBuffers < POOL_SIZE) {
-      poolBuffers++;
-      buffer = new Uint8Array(COALESCE_SIZE);
-    }
-    let batch: Uint8Array;
-    if (buffer !== undefined) {
-      this.lent = buffer;
-      batch = buffer.subarray(0, size);
-    } else {
-      batch = new Uint8Array(size);
-    }
-    let filled = 0;
-    while (filled < size) {
-      const chunk = queue[this.queueHead] as Uint8Array;
-      const take = Math.min(chunk.length, size - filled);
-      batch.set(take === chunk.length ? chunk : chunk.subarray(0, take), filled);
-      filled += take;
-      if (take === chunk.length) queue[this.queueHead++] = EMPTY;
-      else queue[this.queueHead] = chunk.subarray(take);
-    }
-    if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
-      this.queue = queue.slice(this.queueHead);
-      this.queueHead = 0;
-    }
-    return batch;
+    this.writeShutdown = true;
+    if (!this.closed && (this.readEnded || this.destroyed)) this.closeNow();
   }
 
   // ------------------------------------------------------------ reading
@@ -296,11 +205,9 @@ export class DenoConnTransport implements Transport, PendingTransport {
         chunk = this.held;
         this.held = undefined;
       } else {
-        let buffer = this.readBuffer;
-        if (buffer === undefined) {
-          buffer = new Uint8Array(READ_SIZE);
-          this.readBuffer = buffer;
-        }
+        const busy = this.lastReadFilled;
+        if (busy) this.busyBuffer ??= new Uint8Array(BUSY_READ_SIZE);
+        const buffer = busy ? (this.busyBuffer as Uint8Array) : new Uint8Array(IDLE_READ_SIZE);
         let n: number | null;
         try {
           n = await this.conn.read(buffer);
@@ -314,12 +221,20 @@ export class DenoConnTransport implements Transport, PendingTransport {
           chunk = null;
         } else if (n === 0) {
           continue;
-        } else if (n >= HANDOVER_THRESHOLD) {
-          // The session keeps views of this chunk: it gets the buffer, we get a new one.
-          chunk = buffer.subarray(0, n);
-          this.readBuffer = undefined;
         } else {
-          chunk = buffer.slice(0, n);
+          this.lastReadFilled = n === buffer.length;
+          if (!busy) {
+            // The small buffer was fresh: hand it over as it is.
+            chunk = buffer.subarray(0, n);
+          } else if (n === buffer.length) {
+            // The session keeps views of this chunk: it gets the buffer, the next busy read a new one.
+            chunk = buffer;
+            this.busyBuffer = undefined;
+          } else {
+            chunk = buffer.slice(0, n);
+          }
+          // Going idle: do not keep the large buffer for a read that may wait long.
+          if (!this.lastReadFilled) this.busyBuffer = undefined;
         }
         if (this.paused) {
           this.held = chunk;
@@ -338,12 +253,12 @@ export class DenoConnTransport implements Transport, PendingTransport {
 
   private onEndOfStream(): void {
     this.readEnded = true;
-    this.readBuffer = undefined;
+    this.busyBuffer = undefined;
     this.handler?.onEnd();
     if (this.closed || this.destroyed) return;
     // No half-open connections (as Node's allowHalfOpen: false): our side ends too.
-    this.end();
     if (this.writeShutdown) this.closeNow();
+    else this.end();
   }
 
   // ------------------------------------------------------------ closing
@@ -361,16 +276,9 @@ export class DenoConnTransport implements Transport, PendingTransport {
     } catch {
       // Already closed (Deno throws BadResource on a second close).
     }
-    this.queue = [];
-    this.queueHead = 0;
-    this.queued = 0;
-    if (this.lent !== undefined) {
-      // A write may still be using it: it is not returned to the pool, another takes its place.
-      this.lent = undefined;
-      poolBuffers--;
-    }
+    this.writing = undefined;
     this.held = undefined;
-    this.readBuffer = undefined;
+    this.busyBuffer = undefined;
     // A pending read or write now rejects; the loops see `closed` and stop.
     if (this.handler) queueMicrotask(() => this.deliverClose());
   }
@@ -381,13 +289,6 @@ export class DenoConnTransport implements Transport, PendingTransport {
     this.handler?.onClose(this.closeError);
   }
 }
-
-const EMPTY = new Uint8Array(0);
-
-/** Coalescing buffers not lent out. */
-const pool: Uint8Array[] = [];
-/** Pool buffers in existence (in `pool` or lent): at most {@link POOL_SIZE}. */
-let poolBuffers = 0;
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -1,8 +1,12 @@
 /**
- * A `node:net` / `node:tls` socket as a fullduplex {@link Transport}.
+ * A `node:net` / `node:tls` socket as a fullduplex {@link Transport}: a byte pipe.
  *
- * Writes of several chunks are corked into one writev; everything else maps
- * one-to-one onto the socket's own events.
+ * Node's socket buffers whatever it is given, so `write` always "takes" the chunks;
+ * what matters to the session layer is whether the kernel has them yet.
+ * `writableLength` says so right after the write (libuv tries it synchronously), and
+ * the last chunk's write callback says when a write that had to wait is done: Node
+ * runs write callbacks in order, so when the count of outstanding callbacks is back
+ * at zero, every byte given so far has left.
  */
 import type { Socket } from 'node:net';
 import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/protocol';
@@ -10,16 +14,27 @@ import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/
 /** Wraps a connected socket. Listeners are added by `attach`, not before. */
 export class NodeSocketTransport implements Transport, PendingTransport {
   readonly secure: boolean;
-  private attached = false;
-  private corked = false;
+  readonly vectored = true;
+  private handler: TransportHandler | undefined;
+  /** Write callbacks still to come. */
+  private callbacks = 0;
+  /** A write returned false: `onDrain` is owed once the callbacks are in. */
+  private drainOwed = false;
+  private readonly written: (error?: Error | null) => void;
 
   constructor(
     readonly socket: Socket,
     secure?: boolean,
   ) {
     this.secure = secure ?? (socket as Socket & { encrypted?: boolean }).encrypted === true;
-    // Frames are already batched by us; Nagle would only add latency.
+    // Frames are already batched by the session layer; Nagle would only add latency.
     socket.setNoDelay(true);
+    this.written = (error) => {
+      this.callbacks--;
+      if (error || this.callbacks !== 0 || !this.drainOwed) return;
+      this.drainOwed = false;
+      this.handler?.onDrain();
+    };
   }
 
   get transport(): Transport {
@@ -27,8 +42,8 @@ export class NodeSocketTransport implements Transport, PendingTransport {
   }
 
   attach(handler: TransportHandler): void {
-    if (this.attached) throw new TypeError('transport already attached');
-    this.attached = true;
+    if (this.handler) throw new TypeError('transport already attached');
+    this.handler = handler;
     const socket = this.socket;
     let lastError: Error | undefined;
     let closed = false;
@@ -38,7 +53,6 @@ export class NodeSocketTransport implements Transport, PendingTransport {
       handler.onClose(lastError);
     };
     socket.on('data', (chunk: Buffer) => handler.onData(chunk));
-    socket.on('drain', () => handler.onDrain());
     socket.on('end', () => handler.onEnd());
     socket.on('error', (error: Error) => {
       lastError = error;
@@ -50,36 +64,30 @@ export class NodeSocketTransport implements Transport, PendingTransport {
 
   write(chunks: readonly Uint8Array[]): boolean {
     const socket = this.socket;
-    if (socket.destroyed || socket.writableEnded) return false;
-    // Everything written during one turn of the event loop leaves in one writev:
-    // cork on the first write, uncork once the current turn's work is done.
-    if (!this.corked) {
-      this.corked = true;
+    const count = chunks.length;
+    if (count === 0 || socket.destroyed || socket.writableEnded) return true;
+    this.callbacks++;
+    if (count === 1) {
+      socket.write(chunks[0] as Uint8Array, this.written);
+    } else {
+      // Corked, the chunks leave in one writev.
       socket.cork();
-      process.nextTick(uncork, this);
+      for (let i = 0; i < count - 1; i++) socket.write(chunks[i] as Uint8Array);
+      socket.write(chunks[count - 1] as Uint8Array, this.written);
+      socket.uncork();
     }
-    for (let i = 0; i < chunks.length; i++) socket.write(chunks[i] as Uint8Array);
-    return !socket.writableNeedDrain;
-  }
-
-  /** @internal */
-  uncork(): void {
-    this.corked = false;
-    this.socket.uncork();
-  }
-
-  get bufferedAmount(): number {
-    return this.socket.writableLength;
+    if (socket.writableLength === 0) return true;
+    this.drainOwed = true;
+    return false;
   }
 
   end(): void {
-    if (this.corked) this.uncork();
+    // Node's end() is queued behind pending writes.
     if (!this.socket.destroyed) this.socket.end();
   }
 
   destroy(): void {
-    // What was written before stays written (a 101 response, a close frame).
-    if (this.corked) this.uncork();
+    this.drainOwed = false;
     this.socket.destroy();
   }
 
@@ -98,8 +106,4 @@ export class NodeSocketTransport implements Transport, PendingTransport {
   get remotePort(): number | undefined {
     return this.socket.remotePort;
   }
-}
-
-function uncork(transport: NodeSocketTransport): void {
-  transport.uncork();
 }

@@ -30,6 +30,7 @@ export {
   type ConnectionEventMap,
   type ConnectionInfo,
   type ConnectionOptions,
+  DEFAULT_SERVER_HEARTBEAT,
   type HeartbeatOptions,
   ReadyState,
   type SendResult,
@@ -40,6 +41,7 @@ export {
 } from './session/connection.ts';
 export { type SendData, toBytes } from './session/data.ts';
 export { Emitter, type EventMap } from './session/emitter.ts';
+export { type FlowReceiver, ReadPause, TransportFlow } from './session/flow.ts';
 export * from './session/reconnecting.ts';
 export { HttpRequest, type RequestOrigin, UpgradeRequest } from './session/request.ts';
 export {

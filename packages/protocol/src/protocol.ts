@@ -200,6 +200,14 @@ export class Protocol {
     return this.failure;
   }
 
+  /**
+   * Whether input is still parsed: false once the peer's close frame arrived or the
+   * connection failed, after which {@link receiveData} ignores what it is given.
+   */
+  get receiving(): boolean {
+    return !this.discarding;
+  }
+
   /** Bytes queued by send calls and not yet taken by {@link dataToSend}. */
   get bytesToSend(): number {
     return this.outputBytes;

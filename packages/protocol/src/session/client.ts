@@ -15,8 +15,9 @@ import { asciiLowerCase, formatExtensionOffers } from '../header-values.ts';
 import { type HttpHeadersInit, HttpHeadParser, type HttpResponseHead, headerPairs } from '../http11.ts';
 import { type ConnectionOptions, ReadyState, WebSocketConnection } from './connection.ts';
 import { type DeflateSetup, resolveDeflate } from './deflate-setup.ts';
+import { type FlowReceiver, ReadPause, TransportFlow } from './flow.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
-import type { Dialer, TlsClientOptions, Transport, TransportHandler } from './transport.ts';
+import type { Dialer, TlsClientOptions } from './transport.ts';
 
 /** Options of {@link connect}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -167,32 +168,25 @@ async function attempt<Data>(
     throw signal.reason;
   }
   return new Promise<Outcome<Data>>((resolve, reject) => {
-    const stage = new ClientHandshakeStage<Data>(
-      pending.transport,
-      handshake,
-      options,
-      deflate,
-      data,
-      resolve,
-      reject,
-    );
+    const flow = new TransportFlow(pending.transport);
+    const stage = new ClientHandshakeStage<Data>(flow, handshake, options, deflate, data, resolve, reject);
     const onAbort = (): void => stage.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     stage.onSettled = () => signal.removeEventListener('abort', onAbort);
-    pending.attach(stage);
-    pending.transport.write([handshake.request]);
+    flow.receiver = stage;
+    pending.attach(flow);
+    flow.write([handshake.request]);
   });
 }
 
 /** Reads the server's response head, then hands the transport to the connection. */
-class ClientHandshakeStage<Data> implements TransportHandler {
+class ClientHandshakeStage<Data> implements FlowReceiver {
   private parser: HttpHeadParser<'response'>;
-  private connection: WebSocketConnection<Data> | undefined;
   private settled = false;
   onSettled: (() => void) | undefined;
 
   constructor(
-    private readonly transport: Transport,
+    private readonly flow: TransportFlow,
     private readonly handshake: ClientHandshake,
     private readonly options: ClientOptions,
     private readonly deflate: DeflateSetup | undefined,
@@ -212,10 +206,6 @@ class ClientHandshakeStage<Data> implements TransportHandler {
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.connection) {
-      this.connection.handleData(chunk);
-      return;
-    }
     if (this.settled) return;
     let result: ReturnType<HttpHeadParser<'response'>['push']>;
     try {
@@ -233,7 +223,7 @@ class ClientHandshakeStage<Data> implements TransportHandler {
       const location = head.headers.get('location');
       if (location !== undefined) {
         this.settle();
-        this.transport.destroy();
+        this.flow.destroy();
         this.resolve({ kind: 'redirect', status: head.status, location });
         return;
       }
@@ -271,7 +261,7 @@ class ClientHandshakeStage<Data> implements TransportHandler {
     }
     this.settle();
     const ws = new WebSocketConnection<Data>(
-      this.transport,
+      this.flow,
       {
         side: 'client',
         protocol: negotiated.protocol,
@@ -283,41 +273,33 @@ class ClientHandshakeStage<Data> implements TransportHandler {
       this.options,
       this.data as Data,
     );
-    this.connection = ws;
     this.resolve({ kind: 'open', connection: ws });
     if (rest.length > 0) {
       // Frames that came with the 101 wait until the caller of connect() has resumed and
       // attached its listeners (a ping there would otherwise reach nobody); reading
       // pauses meanwhile so nothing overtakes them.
-      this.transport.pause();
+      const flow = this.flow;
+      flow.pauseReading(ReadPause.HANDSHAKE);
       setTimeout(() => {
-        ws.handleData(rest);
-        if (ws.readyState !== ReadyState.CLOSED) this.transport.resume();
+        if (ws.readyState !== ReadyState.CLOSED) ws.onData(rest);
+        flow.resumeReading(ReadPause.HANDSHAKE);
       }, 0);
     }
   }
 
-  onDrain(): void {
-    this.connection?.handleDrain();
-  }
+  onWritten(): void {}
 
   onEnd(): void {
-    if (this.connection) this.connection.handleEnd();
-    else
-      this.fail(
-        new WebSocketHandshakeError(
-          'WS_CONNECTION_CLOSED',
-          0,
-          'the server closed the connection during the handshake',
-        ),
-      );
+    this.fail(
+      new WebSocketHandshakeError(
+        'WS_CONNECTION_CLOSED',
+        0,
+        'the server closed the connection during the handshake',
+      ),
+    );
   }
 
   onClose(error?: Error): void {
-    if (this.connection) {
-      this.connection.handleClose(error);
-      return;
-    }
     this.fail(
       new WebSocketHandshakeError(
         'WS_CONNECTION_CLOSED',
@@ -338,7 +320,7 @@ class ClientHandshakeStage<Data> implements TransportHandler {
   private fail(error: unknown): void {
     if (this.settled) return;
     this.settle();
-    this.transport.destroy();
+    this.flow.destroy();
     this.reject(error);
   }
 }

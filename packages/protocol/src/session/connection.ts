@@ -13,10 +13,10 @@ import {
 import { type EncodedFrame, Protocol, type ProtocolLimits, type Side } from '../protocol.ts';
 import { encodeText, type SendData, toBytes } from './data.ts';
 import { Emitter } from './emitter.ts';
+import { type FlowReceiver, ReadPause, type TransportFlow } from './flow.ts';
 import type { UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel, type TimerWheel } from './timer-wheel.ts';
 import type { TopicMember, TopicRegistry } from './topics.ts';
-import type { Transport } from './transport.ts';
 
 /** WHATWG `readyState` values. */
 export const ReadyState = {
@@ -30,8 +30,9 @@ export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
 /**
  * What a send did:
- * - `'sent'`: handed to the transport and the send buffer is below `highWaterMark`;
- * - `'buffered'`: queued, but the buffer is above `highWaterMark` — wait for `drain`;
+ * - `'sent'`: queued for this turn's write, and the send buffer is at or below `highWaterMark`;
+ * - `'buffered'`: queued, but the buffer is above `highWaterMark` — wait for `drain`
+ *   (meanwhile nothing more is read from the peer);
  * - `'dropped'`: not sent, because the connection is closing/closed or the buffer is
  *   at `maxBufferedAmount` and `backpressurePolicy` is `'drop'`.
  */
@@ -39,9 +40,12 @@ export type SendResult = 'sent' | 'buffered' | 'dropped';
 
 /** Heartbeat settings: ping a quiet peer, drop a dead one. */
 export interface HeartbeatOptions {
-  /** Send a ping after this many ms without receiving anything. */
+  /**
+   * Send a ping after this many ms without a sign of life from the peer (bytes received,
+   * or the kernel taking buffered bytes it could not take at once).
+   */
   readonly interval: number;
-  /** Terminate if nothing arrives within this many ms after the ping. Default: `interval`. */
+  /** Terminate if no sign of life comes within this many ms after the ping. Default: `interval`. */
   readonly timeout?: number;
 }
 
@@ -49,15 +53,27 @@ export interface HeartbeatOptions {
 export interface ConnectionOptions extends Partial<ProtocolLimits> {
   /** Answer pings automatically. Default true. */
   readonly autoPong?: boolean;
-  /** Above this many buffered bytes `send` returns `'buffered'`. Default 1 MiB. */
+  /**
+   * Above this many buffered bytes (see `bufferedAmount`) `send` returns `'buffered'`.
+   * If handling the peer's input made us send (pongs, close replies, answers given from a
+   * `message` listener) while above it, nothing more is read from that peer until the
+   * buffer is back at or below it: what a peer can make us send is bounded by this plus
+   * one read. Default 1 MiB.
+   */
   readonly highWaterMark?: number;
-  /** Hard cap on buffered bytes; what happens past it is `backpressurePolicy`. Default 16 MiB. */
+  /** Hard cap on buffered bytes; what a send past it does is `backpressurePolicy`. Default 16 MiB. */
   readonly maxBufferedAmount?: number;
-  /** `'close'` fails the connection with 1008 (default); `'drop'` drops the message and returns `'dropped'`. */
+  /**
+   * `'close'` fails the connection with 1008 (default), dropping the backlog not yet
+   * written so the close frame leaves next; `'drop'` drops the message and returns `'dropped'`.
+   */
   readonly backpressurePolicy?: 'close' | 'drop';
   /** How long to wait for the closing handshake before dropping the transport. Default 10 000. */
   readonly closeTimeout?: number;
-  /** Pings to detect dead peers. Off by default. */
+  /**
+   * Pings to detect dead peers; `false` turns them off. Servers: on by default
+   * ({@link DEFAULT_SERVER_HEARTBEAT}: ping after 30 s, terminate 30 s later). Clients: off.
+   */
   readonly heartbeat?: HeartbeatOptions | false;
   /** Close with 1001 after this long without a message from the peer (pings and pongs do not count). Off by default. */
   readonly idleTimeout?: number;
@@ -79,7 +95,7 @@ export interface ConnectionEventMap {
   message: [data: string | Uint8Array, isBinary: boolean];
   ping: [data: Uint8Array];
   pong: [data: Uint8Array];
-  /** The send buffer emptied after a send returned `'buffered'`. */
+  /** After a send returned `'buffered'`: the send buffer is back at half the high-water mark or below. */
   drain: [];
   /** A protocol violation by the peer, a transport error or a timeout. Never thrown. */
   error: [error: Error];
@@ -133,6 +149,14 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 const DEFAULT_MAX_BUFFERED = 16 * 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 10_000;
 const DEFAULT_MAX_QUEUED_MESSAGES = 64;
+/** Servers look for dead peers unless told not to: ping after 30 s of silence, drop 30 s later. */
+export const DEFAULT_SERVER_HEARTBEAT: HeartbeatOptions = { interval: 30_000, timeout: 30_000 };
+/**
+ * Once input is ignored (the peer's close frame arrived, or the connection failed),
+ * at most this many more bytes are read and discarded while waiting for the peer's
+ * FIN; a peer that keeps sending is dropped instead of keeping us busy.
+ */
+const MAX_DISCARDED_BYTES = 64 * 1024;
 
 /** Details about the peer and the negotiated session. */
 export interface ConnectionInfo {
@@ -158,7 +182,7 @@ type Waiter = { resolve: (result: IteratorResult<string | Uint8Array>) => void }
  *
  * `Data` is whatever the application attaches to `ws.data` (set from the upgrade hook on servers).
  */
-export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEventMap> {
+export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEventMap> implements FlowReceiver {
   /** Application data attached to this connection. */
   data: Data;
   /** `'client'` or `'server'`. */
@@ -176,8 +200,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   readonly request: UpgradeRequest | undefined;
 
-  /** @internal The transport; adapters and the server use it, applications should not. */
-  readonly transport: Transport;
+  /** The write queue and read pause over the transport. */
+  private readonly flow: TransportFlow;
   private readonly core: Protocol;
   private readonly wheel: TimerWheel;
   private readonly highWaterMark: number;
@@ -209,11 +233,15 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private needDrain = false;
   private closeDeadline: Deadline | undefined;
   private timerDeadline: Deadline | undefined;
-  /** Wheel time of the last bytes received (heartbeat) and of the last message (idle timeout). */
-  private lastReceived = 0;
+  /**
+   * Wheel time the peer last showed it is alive — bytes received, or the kernel taking
+   * bytes it could not take at once (heartbeat) — and of its last message (idle timeout).
+   */
+  private lastHeard = 0;
   private lastMessage = 0;
   private pingOutstanding = false;
-  private endCalled = false;
+  /** Bytes read after input started being ignored (see MAX_DISCARDED_BYTES). */
+  private discardedBytes = 0;
   private localError: WebSocketError | undefined;
   private closeInfo: { code: number; reason: string; wasClean: boolean } | undefined;
   private closedWaiters: (() => void)[] | undefined;
@@ -227,7 +255,6 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private queue: (string | Uint8Array)[] | undefined;
   private waiters: Waiter[] | undefined;
   private iterating = false;
-  private paused = false;
 
   /** @internal Topic membership, managed by the server's topic registry. */
   topics: Set<string> | undefined;
@@ -235,12 +262,12 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   owner: ConnectionOwner | undefined;
 
   /**
-   * Wraps a transport whose handshake is complete. Adapters and servers call this;
-   * `bytes` are frame bytes that arrived together with the handshake.
+   * Takes over a flow whose handshake is complete (it becomes the flow's receiver).
+   * Servers and the client call this; applications get connections from them.
    */
-  constructor(transport: Transport, info: ConnectionInfo, options: ConnectionOptions, data: Data) {
+  constructor(flow: TransportFlow, info: ConnectionInfo, options: ConnectionOptions, data: Data) {
     super();
-    this.transport = transport;
+    this.flow = flow;
     this.side = info.side;
     this.protocol = info.protocol;
     this.extensions = info.extensions;
@@ -271,14 +298,17 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
     );
     this.idleTimeoutMs = nonNegative('idleTimeout', options.idleTimeout ?? 0);
-    if (options.heartbeat) {
-      const interval = nonNegative('heartbeat.interval', options.heartbeat.interval);
+    const heartbeat = options.heartbeat ?? (info.side === 'server' ? DEFAULT_SERVER_HEARTBEAT : undefined);
+    if (heartbeat) {
+      const interval = nonNegative('heartbeat.interval', heartbeat.interval);
       this.heartbeat = {
         interval,
-        timeout: nonNegative('heartbeat.timeout', options.heartbeat.timeout ?? interval),
+        timeout: nonNegative('heartbeat.timeout', heartbeat.timeout ?? interval),
       };
     }
-    this.lastReceived = this.lastMessage = this.wheel.now;
+    flow.highWaterMark = this.highWaterMark;
+    flow.receiver = this;
+    this.lastHeard = this.lastMessage = this.wheel.now;
     this.armTimers();
   }
 
@@ -289,24 +319,24 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     return this.state;
   }
 
-  /** Bytes written but not yet sent by the transport. */
+  /** Bytes of messages sent but not yet taken by the kernel (UTF-8 bytes for text, frame headers included). */
   get bufferedAmount(): number {
-    return this.transport.bufferedAmount + this.queuedBytes;
+    return this.flow.bufferedAmount + this.queuedBytes;
   }
 
   /** The peer's IP address. */
   get remoteAddress(): string | undefined {
-    return this.transport.remoteAddress;
+    return this.flow.transport.remoteAddress;
   }
 
   /** The peer's port. */
   get remotePort(): number | undefined {
-    return this.transport.remotePort;
+    return this.flow.transport.remotePort;
   }
 
   /** Whether the connection runs over TLS. */
   get secure(): boolean {
-    return this.transport.secure;
+    return this.flow.transport.secure;
   }
 
   /** The close code once closed (1005 no status, 1006 abnormal), else undefined. */
@@ -330,6 +360,24 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     });
   }
 
+  /**
+   * Stops reading from the peer until {@link resume}: messages already received are
+   * still delivered, then TCP's own flow control holds the peer back.
+   */
+  pause(): void {
+    this.flow.pauseReading(ReadPause.APPLICATION);
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.flow.resumeReading(ReadPause.APPLICATION);
+  }
+
+  /** Whether {@link pause} is in force. */
+  get isPaused(): boolean {
+    return this.flow.isPaused(ReadPause.APPLICATION);
+  }
+
   // ------------------------------------------------------------ sending
 
   /**
@@ -339,25 +387,19 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   send(data: SendData, options?: { readonly binary?: boolean }): SendResult {
     const isText = typeof data === 'string' && !options?.binary;
-    let value = typeof data === 'string' ? data : toBytes(data);
+    const bytes = typeof data === 'string' ? undefined : toBytes(data);
     if (this.state !== ReadyState.OPEN) return 'dropped';
-    // The threshold counts UTF-8 bytes: encode text that could reach it (3 bytes per unit at most).
-    if (this.compressOutgoing && typeof value === 'string' && value.length * 3 >= this.deflateThreshold) {
-      value = encodeText(value);
-    }
-    const size = value.length;
+    // Text counts in UTF-8 bytes against the send buffer, as it goes on the wire.
+    const payload = bytes ?? encodeText(data as string);
+    const size = payload.length;
     if (!this.admit(size)) return 'dropped';
-    if (this.compressOutgoing && typeof value !== 'string' && size >= this.deflateThreshold) {
-      return this.sendCompressed(value, isText);
+    if (this.compressOutgoing && size >= this.deflateThreshold) {
+      return this.sendCompressed(payload, isText);
     }
     if (this.sendQueue !== undefined) {
-      const payload = typeof value === 'string' ? encodeText(value) : value;
       return this.queueSend({ kind: 'data', text: isText, payload, compressed: false, size });
     }
-    let queued: boolean;
-    if (typeof value === 'string')
-      queued = isText ? this.core.sendText(value) : this.core.sendBinary(encodeText(value));
-    else queued = isText ? this.core.sendText(value) : this.core.sendBinary(value);
+    const queued = isText ? this.core.sendText(payload) : this.core.sendBinary(payload);
     return queued ? this.flush() : 'dropped';
   }
 
@@ -383,12 +425,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.sendQueue.push(send);
     this.queuedBytes += send.size;
     this.pumpQueue();
-    return this.bufferedAmount > this.highWaterMark ? this.markNeedDrain() : 'sent';
-  }
-
-  private markNeedDrain(): SendResult {
-    this.needDrain = true;
-    return 'buffered';
+    return this.levelAfterSend();
   }
 
   /** Sends queued items in order until one is still being compressed. */
@@ -428,24 +465,17 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.sendQueue = undefined;
     this.flush();
     this.afterCoreStep();
-    this.handleDrain();
+    this.checkDrain();
   }
 
   private compressionFailed(error: unknown): void {
-    this.sendQueue = undefined;
-    this.queuedBytes = 0;
-    if (this.state === ReadyState.CLOSED) return;
-    this.emit(
-      'error',
+    this.failConnection(
+      CloseCode.INTERNAL_ERROR,
+      'compression failed',
       new WebSocketError('WS_TRANSPORT', `compression failed: ${(error as Error)?.message ?? error}`, {
         cause: error,
       }),
     );
-    this.failedWith = { closeCode: CloseCode.INTERNAL_ERROR, message: 'compression failed' };
-    this.core.fail(CloseCode.INTERNAL_ERROR, 'compression failed');
-    this.state = ReadyState.CLOSING;
-    this.flush();
-    this.afterCoreStep();
   }
 
   /**
@@ -466,7 +496,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   drained(): Promise<void> {
     if (this.state === ReadyState.CLOSED || this.bufferedAmount <= this.highWaterMark)
       return Promise.resolve();
-    this.needDrain = true;
+    this.wantDrain();
     return new Promise((resolve) => {
       const done = (): void => {
         this.off('drain', done);
@@ -482,9 +512,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   sendShared(shared: SharedFrame): SendResult {
     if (this.state !== ReadyState.OPEN) return 'dropped';
     const frame = shared.frame;
-    if (!this.admit(frame.payload.length)) return 'dropped';
-    if (this.sendQueue !== undefined)
-      return this.queueSend({ kind: 'shared', frame, size: frame.payload.length });
+    const size = frame.header.length + frame.payload.length;
+    if (!this.admit(size)) return 'dropped';
+    if (this.sendQueue !== undefined) return this.queueSend({ kind: 'shared', frame, size });
     if (!this.core.sendEncoded(frame)) return 'dropped';
     return this.flush();
   }
@@ -533,7 +563,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   terminate(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSING;
-    this.transport.destroy();
+    this.flow.destroy();
   }
 
   // ------------------------------------------------------------ topics
@@ -628,10 +658,16 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   // ------------------------------------------------------------ transport events
 
-  /** @internal */
-  handleData(chunk: Uint8Array): void {
-    this.lastReceived = this.wheel.now;
+  /** @internal Bytes from the peer. */
+  onData(chunk: Uint8Array): void {
+    this.lastHeard = this.wheel.now;
     this.pingOutstanding = false;
+    if (!this.core.receiving) {
+      // Only the peer's FIN is still of interest: what comes before it is dropped, up to a point.
+      this.discardedBytes += chunk.length;
+      if (this.discardedBytes > MAX_DISCARDED_BYTES) this.flow.destroy();
+      return;
+    }
     this.core.receiveData(chunk);
     if (!this.inflating) this.processCoreEvents();
   }
@@ -644,6 +680,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   private processCoreEvents(): void {
     this.dispatching = true;
+    // What handling the peer's input makes us send (pongs, close replies, answers from
+    // listeners) may pause reading from it (see TransportFlow).
+    this.flow.peerWork = true;
     try {
       for (;;) {
         const events = this.core.events();
@@ -660,8 +699,11 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       }
     } finally {
       this.dispatching = false;
+      this.flow.peerWork = false;
     }
+    this.flow.peerWork = true;
     this.flush();
+    this.flow.peerWork = false;
     this.afterCoreStep();
   }
 
@@ -682,7 +724,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       return true;
     }
     this.inflating = true;
-    this.transport.pause();
+    this.flow.pauseReading(ReadPause.INFLATE);
     const settle = (data: Uint8Array | undefined, error?: unknown): void => {
       this.inflating = false;
       if (data !== undefined) this.deliverInflated(event, data);
@@ -690,7 +732,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       if (this.state === ReadyState.CLOSED) return;
       this.core.continueAfterCompressed();
       this.processCoreEvents();
-      if (!this.inflating && !this.paused) this.transport.resume();
+      if (!this.inflating) this.flow.resumeReading(ReadPause.INFLATE);
     };
     result.then(
       (data) => settle(data),
@@ -709,18 +751,17 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     try {
       text = fatalDecoder.decode(data);
     } catch {
-      this.failLocally(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
+      this.failProtocol(CloseCode.INVALID_PAYLOAD, 'WS_ERR_INVALID_UTF8', 'invalid UTF-8 in text message');
       return;
     }
     this.dispatch({ type: 'text', data: text });
   }
 
   private inflateFailed(error: unknown): void {
-    if (this.state === ReadyState.CLOSED) return;
     if (error instanceof InflateLimitError) {
-      this.failLocally(CloseCode.MESSAGE_TOO_BIG, 'WS_ERR_MESSAGE_TOO_BIG', 'message too big once inflated');
+      this.failProtocol(CloseCode.MESSAGE_TOO_BIG, 'WS_ERR_MESSAGE_TOO_BIG', 'message too big once inflated');
     } else {
-      this.failLocally(
+      this.failProtocol(
         CloseCode.INVALID_PAYLOAD,
         'WS_ERR_INFLATE',
         'compressed message could not be inflated',
@@ -728,34 +769,59 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     }
   }
 
-  /** Fails the connection for a problem found above the core (after inflating). */
-  private failLocally(code: number, errorCode: string, reason: string): void {
+  /** Fails the connection for a protocol violation found above the core (after inflating). */
+  private failProtocol(code: number, errorCode: string, reason: string): void {
+    this.failConnection(code, reason, new WebSocketProtocolError(errorCode, code, reason));
+  }
+
+  /**
+   * The one way the session layer fails a connection (RFC 6455 §7.1.7): report
+   * `error`, drop sends still being compressed, send a close frame with `code`, end.
+   */
+  private failConnection(code: number, reason: string, error: Error): void {
+    if (this.state === ReadyState.CLOSED) return;
     this.failedWith = { closeCode: code, message: reason };
-    this.emit('error', new WebSocketProtocolError(errorCode, code, reason));
+    if (error instanceof WebSocketError) this.localError = error;
+    this.emit('error', error);
+    this.sendQueue = undefined;
+    this.queuedBytes = 0;
     this.core.fail(code, reason);
     this.state = ReadyState.CLOSING;
     this.flush();
     this.afterCoreStep();
   }
 
-  /** @internal */
-  handleDrain(): void {
-    if (this.needDrain && this.bufferedAmount <= this.highWaterMark) {
+  /** @internal The kernel took buffered bytes; `progress`: ones it could not take at once. */
+  onWritten(progress: boolean): void {
+    if (progress) {
+      // The peer's TCP is acknowledging: it is alive, even while we cannot read from it.
+      this.lastHeard = this.wheel.now;
+      this.pingOutstanding = false;
+    }
+    this.checkDrain();
+  }
+
+  private checkDrain(): void {
+    // Half the high-water mark: room for more than one small send once `drain` fired.
+    if (this.needDrain && this.bufferedAmount <= this.highWaterMark / 2) {
       this.needDrain = false;
+      this.flow.watchWrites = false;
       this.emit('drain');
     }
   }
 
+  private wantDrain(): void {
+    this.needDrain = true;
+    this.flow.watchWrites = true;
+  }
+
   /** @internal The peer ended its side: nothing more will arrive. */
-  handleEnd(): void {
-    if (!this.endCalled) {
-      this.endCalled = true;
-      this.transport.end();
-    }
+  onEnd(): void {
+    this.flow.end();
   }
 
   /** @internal The transport is gone. */
-  handleClose(error?: Error): void {
+  onClose(error?: Error): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
     this.core.receiveEof();
@@ -785,7 +851,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     switch (event.type) {
       case 'text':
       case 'binary': {
-        this.lastMessage = this.lastReceived;
+        this.lastMessage = this.lastHeard;
         const isBinary = event.type === 'binary';
         const heard = this.emit('message', event.data, isBinary);
         if (this.iterating || !heard) this.enqueue(event.data);
@@ -815,10 +881,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     }
     this.queue ??= [];
     this.queue.push(message);
-    if (!this.paused && this.queue.length >= this.maxQueuedMessages) {
-      this.paused = true;
-      this.transport.pause();
-    }
+    if (this.queue.length >= this.maxQueuedMessages) this.flow.pauseReading(ReadPause.INBOX);
   }
 
   /** Hands held messages to `message` listeners added after they arrived. */
@@ -833,14 +896,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   }
 
   private resumeIfDrained(): void {
-    if (
-      this.paused &&
-      (this.queue?.length ?? 0) <= this.maxQueuedMessages >> 1 &&
-      this.state !== ReadyState.CLOSED
-    ) {
-      this.paused = false;
-      this.transport.resume();
-    }
+    if ((this.queue?.length ?? 0) <= this.maxQueuedMessages >> 1) this.flow.resumeReading(ReadPause.INBOX);
   }
 
   private releaseWaiters(): void {
@@ -848,44 +904,44 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     for (const waiter of this.waiters.splice(0)) waiter.resolve({ value: undefined, done: true });
   }
 
-  /** Checks the buffer cap before queueing `size` more bytes. */
+  /**
+   * Checks the send-buffer cap before queueing `size` more bytes. Past it the policy
+   * applies: drop this message, or fail the connection with 1008 — dropping the
+   * backlog not yet written, so the close frame is next on the wire.
+   */
   private admit(size: number): boolean {
-    if (this.bufferedAmount + size <= this.maxBufferedAmount || this.bufferedAmount === 0) return true;
+    const buffered = this.bufferedAmount;
+    if (buffered + size <= this.maxBufferedAmount || buffered === 0) return true;
     if (this.dropOnBackpressure) return false;
-    this.localError = new WebSocketError(
-      'WS_BACKPRESSURE_LIMIT',
-      `send buffer over ${this.maxBufferedAmount} bytes`,
+    this.flow.discardQueued();
+    this.failConnection(
+      CloseCode.POLICY_VIOLATION,
+      'send buffer limit exceeded',
+      new WebSocketError('WS_BACKPRESSURE_LIMIT', `send buffer over ${this.maxBufferedAmount} bytes`),
     );
-    this.emit('error', this.localError);
-    this.failedWith = { closeCode: CloseCode.POLICY_VIOLATION, message: 'send buffer limit exceeded' };
-    this.core.fail(CloseCode.POLICY_VIOLATION, 'send buffer limit exceeded');
-    this.state = ReadyState.CLOSING;
-    this.flush();
-    this.afterCoreStep();
     return false;
   }
 
-  /** Hands queued frames to the transport; reports the buffer's level. */
+  /** Hands what the core queued to the flow; reports the buffer's level. */
   private flush(): SendResult {
     // Our close reply waits until the events before it were handled (so answers to the
     // last messages go out first) and behind sends still being compressed.
     const chunks = this.core.dataToSend(this.sendQueue === undefined && !this.dispatching);
-    if (chunks.length !== 0) this.transport.write(chunks);
-    if (this.bufferedAmount > this.highWaterMark) {
-      this.needDrain = true;
-      return 'buffered';
-    }
-    return 'sent';
+    if (chunks.length !== 0) this.flow.write(chunks);
+    return this.levelAfterSend();
+  }
+
+  private levelAfterSend(): SendResult {
+    if (this.bufferedAmount <= this.highWaterMark) return 'sent';
+    this.wantDrain();
+    return 'buffered';
   }
 
   /** Ends the transport or arms the close timeout when the core asks for it. */
   private afterCoreStep(): void {
     if (this.state === ReadyState.CLOSED) return;
     if (this.core.shouldCloseTransport()) {
-      if (!this.endCalled) {
-        this.endCalled = true;
-        this.transport.end();
-      }
+      this.flow.end();
       this.armCloseTimeout();
     } else if (this.core.closeExpected()) {
       if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
@@ -898,7 +954,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.closeDeadline ??= new Deadline(() => {
       if (this.state === ReadyState.CLOSED) return;
       this.localError = new WebSocketError('WS_CLOSE_TIMEOUT', 'closing handshake timed out');
-      this.transport.destroy();
+      this.flow.destroy();
     });
     this.wheel.arm(this.closeDeadline, this.closeTimeoutMs);
   }
@@ -916,7 +972,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     let delay: number | undefined;
     if (this.heartbeat) {
       const due = this.pingOutstanding ? this.heartbeat.timeout : this.heartbeat.interval;
-      delay = Math.max(0, this.lastReceived + due - now);
+      delay = Math.max(0, this.lastHeard + due - now);
     }
     if (this.idleTimeoutMs > 0) {
       const idleDelay = Math.max(0, this.lastMessage + this.idleTimeoutMs - now);
@@ -933,15 +989,15 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       return;
     }
     if (this.heartbeat) {
-      if (this.pingOutstanding && now - this.lastReceived >= this.heartbeat.timeout) {
+      if (this.pingOutstanding && now - this.lastHeard >= this.heartbeat.timeout) {
         this.localError = new WebSocketError('WS_HEARTBEAT_TIMEOUT', 'no answer to heartbeat ping');
         this.emit('error', this.localError);
         this.terminate();
         return;
       }
-      if (!this.pingOutstanding && now - this.lastReceived >= this.heartbeat.interval) {
+      if (!this.pingOutstanding && now - this.lastHeard >= this.heartbeat.interval) {
         this.pingOutstanding = true;
-        this.lastReceived = now;
+        this.lastHeard = now;
         this.core.sendPing();
         this.flush();
       }

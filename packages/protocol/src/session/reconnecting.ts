@@ -646,7 +646,7 @@ export class ReconnectingWebSocket<Data = unknown> extends Emitter<ReconnectingE
   private pauseReading(conn: WebSocketConnection<Data>): void {
     if (this.pausedConn) return;
     this.pausedConn = conn;
-    conn.transport.pause();
+    conn.pause();
   }
 
   private resumeIfDrained(): void {
@@ -656,7 +656,7 @@ export class ReconnectingWebSocket<Data = unknown> extends Emitter<ReconnectingE
   private resumeReading(): void {
     const conn = this.pausedConn;
     this.pausedConn = undefined;
-    if (conn && conn.readyState !== ReadyState.CLOSED) conn.transport.resume();
+    if (conn && conn.readyState !== ReadyState.CLOSED) conn.resume();
   }
 
   private releaseWaiters(): void {

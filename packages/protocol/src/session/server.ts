@@ -19,10 +19,11 @@ import { type ConnectionOptions, ReadyState, WebSocketConnection } from './conne
 import type { SendData } from './data.ts';
 import { type DeflateSetup, resolveDeflate } from './deflate-setup.ts';
 import { Emitter } from './emitter.ts';
+import { type FlowReceiver, ReadPause, TransportFlow } from './flow.ts';
 import { HttpRequest, UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
 import { type PublishOptions, TopicRegistry } from './topics.ts';
-import type { PendingTransport, Transport, TransportHandler } from './transport.ts';
+import type { PendingTransport } from './transport.ts';
 
 /** Accept the connection, optionally choosing a subprotocol, adding response headers and attaching data. */
 export interface UpgradeAccept<Data> {
@@ -129,7 +130,7 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
   /** The options in force. */
   readonly options: ServerOptions<Data>;
   private readonly topicRegistry = new TopicRegistry();
-  private readonly pending = new Set<Transport>();
+  private readonly pending = new Set<TransportFlow>();
   private closing: Promise<void> | undefined;
 
   /** @internal Compression settings with the engine resolved, or undefined when off. */
@@ -157,8 +158,9 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
    * This is what a listening adapter calls for each connection.
    */
   handleTransport(pending: PendingTransport): void {
-    const stage = new HandshakeStage<Data>(this, pending.transport);
-    pending.attach(stage);
+    const flow = new TransportFlow(pending.transport);
+    flow.receiver = new HandshakeStage<Data>(this, flow);
+    pending.attach(flow);
   }
 
   /**
@@ -171,8 +173,10 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
     pending: PendingTransport,
     early?: Uint8Array,
   ): Promise<WebSocketConnection<Data> | undefined> {
-    const stage = new HandshakeStage<Data>(this, pending.transport);
-    pending.attach(stage);
+    const flow = new TransportFlow(pending.transport);
+    const stage = new HandshakeStage<Data>(this, flow);
+    flow.receiver = stage;
+    pending.attach(flow);
     return stage.upgrade(head, early);
   }
 
@@ -202,7 +206,7 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
   }
 
   private async shutdown(options: ServerCloseOptions): Promise<void> {
-    for (const transport of this.pending) transport.destroy();
+    for (const flow of this.pending) flow.destroy();
     const code = options.code ?? 1001;
     const reason = options.reason ?? 'server shutting down';
     const all = Array.from(this.clients);
@@ -222,9 +226,9 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
   }
 
   /** @internal */
-  trackPending(transport: Transport, add: boolean): void {
-    if (add) this.pending.add(transport);
-    else this.pending.delete(transport);
+  trackPending(flow: TransportFlow, add: boolean): void {
+    if (add) this.pending.add(flow);
+    else this.pending.delete(flow);
   }
 
   /** @internal Registers a freshly accepted connection. */
@@ -250,22 +254,23 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
  * The transport handler during the handshake: parses the request head with limits
  * and a timeout, asks the application, answers, then hands over to the connection.
  */
-class HandshakeStage<Data> implements TransportHandler {
+class HandshakeStage<Data> implements FlowReceiver {
   private parser: HttpHeadParser<'request'> | undefined;
-  private connection: WebSocketConnection<Data> | undefined;
   /** Bytes that arrived after the head, held while the application decides. */
   private early: Uint8Array[] = [];
   private headDone = false;
   private finished = false;
   private gone = false;
+  /** Bytes read after the response was decided (see MAX_DISCARDED_BYTES). */
+  private discarded = 0;
   private readonly deadline: Deadline;
 
   constructor(
     private readonly server: WebSocketServer<Data>,
-    private readonly transport: Transport,
+    private readonly flow: TransportFlow,
   ) {
     this.deadline = new Deadline(() => this.onTimeout());
-    server.trackPending(transport, true);
+    server.trackPending(flow, true);
     sharedTimerWheel().arm(this.deadline, server.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
   }
 
@@ -277,12 +282,14 @@ class HandshakeStage<Data> implements TransportHandler {
   }
 
   onData(chunk: Uint8Array): void {
-    if (this.connection) {
-      this.connection.handleData(chunk);
+    if (this.finished) {
+      // Refused: only the peer's FIN matters now; a peer that keeps sending is dropped.
+      this.discarded += chunk.length;
+      if (this.discarded > MAX_DISCARDED_BYTES) this.flow.destroy();
       return;
     }
-    if (this.finished) return;
     if (this.headDone) {
+      // Reading is paused while the application decides; at most one read gets here.
       this.early.push(chunk);
       return;
     }
@@ -310,26 +317,22 @@ class HandshakeStage<Data> implements TransportHandler {
     void this.decide(result.head);
   }
 
-  onDrain(): void {
-    this.connection?.handleDrain();
-  }
+  onWritten(): void {}
 
   onEnd(): void {
-    if (this.connection) this.connection.handleEnd();
-    else this.transport.end();
+    this.flow.end();
   }
 
-  onClose(error?: Error): void {
+  onClose(): void {
     this.gone = true;
-    if (this.connection) this.connection.handleClose(error);
-    else this.finish();
+    this.finish();
   }
 
   private async decide(head: HttpRequestHead): Promise<WebSocketConnection<Data> | undefined> {
     const server = this.server;
     const options = server.options;
     // Nothing is read while the application decides; early bytes wait in `early`.
-    this.transport.pause();
+    this.flow.pauseReading(ReadPause.HANDSHAKE);
     if (server.isClosing) return this.refuse(buildRejectResponse(503, { body: 'server shutting down\n' }));
     if (options.httpHandler && !head.headers.has('upgrade'))
       return this.answerHttp(head, options.httpHandler);
@@ -338,9 +341,9 @@ class HandshakeStage<Data> implements TransportHandler {
     const request = new UpgradeRequest(head, {
       protocols: validated.protocols,
       extensions: validated.extensionOffers,
-      remoteAddress: this.transport.remoteAddress,
-      remotePort: this.transport.remotePort,
-      secure: this.transport.secure,
+      remoteAddress: this.flow.transport.remoteAddress,
+      remotePort: this.flow.transport.remotePort,
+      secure: this.flow.transport.secure,
     });
     if (options.path !== undefined && request.path !== options.path) {
       return this.refuse(buildRejectResponse(404, { body: 'no WebSocket endpoint here\n' }));
@@ -401,9 +404,9 @@ class HandshakeStage<Data> implements TransportHandler {
         : undefined;
 
     this.finish();
-    this.transport.write([response]);
+    this.flow.write([response]);
     const ws = new WebSocketConnection<Data>(
-      this.transport,
+      this.flow,
       {
         side: 'server',
         protocol: protocol ?? '',
@@ -416,15 +419,14 @@ class HandshakeStage<Data> implements TransportHandler {
       options,
       decision?.data as Data,
     );
-    this.connection = ws;
     server.adopt(ws, request);
     const early = this.early;
     this.early = [];
     for (const chunk of early) {
       if (ws.readyState === ReadyState.CLOSED) break;
-      ws.handleData(chunk);
+      ws.onData(chunk);
     }
-    this.transport.resume();
+    this.flow.resumeReading(ReadPause.HANDSHAKE);
     return ws;
   }
 
@@ -433,9 +435,9 @@ class HandshakeStage<Data> implements TransportHandler {
     handler: NonNullable<ServerOptions<Data>['httpHandler']>,
   ): Promise<undefined> {
     const request = new HttpRequest(head, {
-      remoteAddress: this.transport.remoteAddress,
-      remotePort: this.transport.remotePort,
-      secure: this.transport.secure,
+      remoteAddress: this.flow.transport.remoteAddress,
+      remotePort: this.flow.transport.remotePort,
+      secure: this.flow.transport.secure,
     });
     let response: Uint8Array;
     try {
@@ -458,9 +460,11 @@ class HandshakeStage<Data> implements TransportHandler {
   private refuse(response: Uint8Array): undefined {
     if (this.finished) return undefined;
     this.finish();
-    this.transport.write([response]);
-    this.transport.end();
-    this.deadline.fire = () => this.transport.destroy();
+    this.early = [];
+    this.flow.write([response]);
+    this.flow.end();
+    this.flow.resumeReading(ReadPause.HANDSHAKE);
+    this.deadline.fire = () => this.flow.destroy();
     sharedTimerWheel().arm(this.deadline, REFUSE_GRACE_MS);
     return undefined;
   }
@@ -474,11 +478,13 @@ class HandshakeStage<Data> implements TransportHandler {
     this.finished = true;
     this.parser = undefined;
     sharedTimerWheel().disarm(this.deadline);
-    this.server.trackPending(this.transport, false);
+    this.server.trackPending(this.flow, false);
   }
 }
 
 const REFUSE_GRACE_MS = 2000;
+/** After a refusal, at most this many more bytes are read (and dropped) while waiting for the peer's FIN. */
+const MAX_DISCARDED_BYTES = 64 * 1024;
 
 /** Length of a serialized response's head, up to and including the blank line. */
 function headLength(response: Uint8Array): number {
