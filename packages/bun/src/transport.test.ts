@@ -111,13 +111,17 @@ describe('bun adapter: partial writes', () => {
     expect(rec.events).toEqual([]);
 
     // A slow reader: a read or two every few ms.
+    let reading = true;
     const slowRead = setInterval(() => {
       peer.socket.resume();
-      setTimeout(() => peer.socket.pause(), 1);
+      setTimeout(() => {
+        if (reading) peer.socket.pause();
+      }, 1);
     }, 5);
     cleanup.push(() => clearInterval(slowRead));
     await until('drain', () => rec.events.includes('drain'), 30_000);
     clearInterval(slowRead);
+    reading = false;
     peer.socket.resume();
     expect(rec.events).toEqual(['drain']);
     const total = big.length + tail.length;

@@ -94,5 +94,12 @@ declare namespace Deno {
     class BadResource extends Error {}
     class ConnectionAborted extends Error {}
     class ConnectionReset extends Error {}
+    class ConnectionRefused extends Error {}
+    class NotConnected extends Error {}
+    class BrokenPipe extends Error {}
+    class UnexpectedEof extends Error {}
+    class InvalidData extends Error {}
+    class Interrupted extends Error {}
+    class TimedOut extends Error {}
   }
 }

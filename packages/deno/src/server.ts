@@ -38,8 +38,24 @@ export interface DenoAddressInfo {
   readonly port: number;
 }
 
-/** After an accept error (EMFILE, …), wait this long before accepting again. */
+/** After an accept error that is not one connection's (EMFILE, …), wait this long before accepting again. */
 const ACCEPT_RETRY_MS = 100;
+
+/** Errors of one connection, not of the listener: they never pause accepting. */
+function isConnectionError(error: unknown): boolean {
+  const errors = Deno.errors;
+  return (
+    error instanceof errors.ConnectionAborted ||
+    error instanceof errors.ConnectionReset ||
+    error instanceof errors.ConnectionRefused ||
+    error instanceof errors.NotConnected ||
+    error instanceof errors.BrokenPipe ||
+    error instanceof errors.UnexpectedEof ||
+    error instanceof errors.InvalidData ||
+    error instanceof errors.Interrupted ||
+    error instanceof errors.TimedOut
+  );
+}
 
 /**
  * A WebSocket server on Deno's sockets.
@@ -98,9 +114,11 @@ export class WebSocketServer<Data = unknown> extends SessionServer<Data> {
         conn = await listener.accept();
       } catch (error) {
         if (this.stopped || error instanceof Deno.errors.BadResource) return;
-        // A connection that failed while being accepted is the peer's problem, not ours.
-        if (error instanceof Deno.errors.ConnectionAborted || error instanceof Deno.errors.ConnectionReset)
-          continue;
+        // A connection that failed while being accepted (reset, aborted, gone before we
+        // asked for its address) is the peer's problem: the next one is accepted at once.
+        if (isConnectionError(error)) continue;
+        // Anything else (out of file descriptors, …) is the process's: report it and
+        // give it a moment rather than spin.
         this.reportError(error);
         await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
         if (this.stopped) return;

@@ -135,3 +135,60 @@ describe('ConcurrencyLimiter', () => {
     expect(() => new ConcurrencyLimiter(0)).toThrow(RangeError);
   });
 });
+
+describe('ConcurrencyLimiter: byte budget', () => {
+  it('holds jobs whose reservation does not fit, in arrival order; one larger than the budget runs alone', async () => {
+    const limiter = new ConcurrencyLimiter(10, 100);
+    let reservedPeak = 0;
+    const order: string[] = [];
+    const job = (name: string, ms: number) => async (): Promise<void> => {
+      reservedPeak = Math.max(reservedPeak, limiter.reservedBytes);
+      order.push(`start ${name}`);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      order.push(`end ${name}`);
+    };
+    await Promise.all([
+      limiter.run(job('a', 20), 60),
+      limiter.run(job('b', 5), 60), // does not fit beside a
+      limiter.run(job('c', 5), 10), // would fit, but waits behind b (FIFO)
+      limiter.run(job('huge', 5), 500), // runs once nothing is reserved
+      limiter.run(job('d', 5), 30),
+    ]);
+    expect(order.slice(0, 3)).toEqual(['start a', 'end a', 'start b']);
+    expect(order.indexOf('start c')).toBeGreaterThan(order.indexOf('start b'));
+    const huge = order.indexOf('start huge');
+    expect(order.slice(huge, huge + 2)).toEqual(['start huge', 'end huge']);
+    expect(reservedPeak).toBeLessThanOrEqual(500);
+    expect(limiter.reservedBytes).toBe(0);
+    expect(() => new ConcurrencyLimiter(1, 0)).toThrow(RangeError);
+  });
+
+  it('inflating many bombs at once stays within the budget: each is refused at its cap, and later messages inflate', async () => {
+    const budget = 8 * 1024 * 1024;
+    const factory = createZlibEngine({ inflateBudget: budget, concurrency: 16 });
+    const server = factory({ side: 'server', params: TAKEOVER });
+    const bomb = await server.compress(new Uint8Array(32 * 1024 * 1024));
+    const clients = Array.from({ length: 16 }, () => factory({ side: 'client', params: TAKEOVER }));
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, factory.inflateReservedBytes);
+    }, 1);
+    const all = Promise.allSettled(clients.map((c) => c.decompress(bomb, 4 * 1024 * 1024)));
+    const results = await all;
+    clearInterval(sampler);
+    // Two 4 MiB reservations fit in 8 MiB: never more than that at once, not 16 × 4 MiB.
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(budget);
+    expect(factory.inflateReservedBytes).toBe(0);
+    expect(factory.pendingJobs).toBe(0);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(InflateLimitError);
+    }
+    const sender = factory({ side: 'server', params: TAKEOVER });
+    const fresh = factory({ side: 'client', params: TAKEOVER });
+    const hello = await sender.compress(enc.encode('still works'));
+    expect(new TextDecoder().decode(await fresh.decompress(hello, 100))).toBe('still works');
+    for (const engine of [server, sender, fresh, ...clients]) engine.close();
+  });
+});

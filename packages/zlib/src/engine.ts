@@ -7,6 +7,12 @@
  * nothing between messages. Small one-shot jobs run synchronously (no thread-pool hop,
  * order is trivially kept); larger ones and all streaming jobs run asynchronously,
  * at most `concurrency` at a time process-wide.
+ *
+ * Inflating is what a peer controls: a few KiB can ask for many MiB (a decompression
+ * bomb). Each connection caps a message at its `maxMessageSize`, and the factory caps
+ * all inflates together: a job reserves the most it could produce — its input times
+ * deflate's largest expansion, but no more than the cap — from `inflateBudget`, and
+ * waits while that is spoken for.
  */
 import {
   constants,
@@ -36,21 +42,47 @@ export interface ZlibEngineOptions {
   readonly level?: number;
   /** Default memLevel. Default 8. */
   readonly memLevel?: number;
+  /**
+   * Bytes of inflated output that inflates in progress may hold at once, for all the
+   * connections of this factory. A message that could inflate past what is left waits
+   * (its connection does not read meanwhile); one larger than the whole budget runs
+   * alone. Default 32 MiB.
+   */
+  readonly inflateBudget?: number;
 }
+
+/** Deflate cannot expand more than this: a 258-byte match in as little as two bits. */
+const MAX_INFLATE_RATIO = 1032;
+const DEFAULT_INFLATE_BUDGET = 32 * 1024 * 1024;
 
 /** The final empty stored block a sync flush ends with (RFC 7692 §7.2.1). */
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
-/** Makes engine factories; each shares one concurrency limiter among its engines. */
-export function createZlibEngine(options: ZlibEngineOptions = {}): DeflateEngineFactory {
-  const limiter = new ConcurrencyLimiter(options.concurrency ?? 10);
+/** An engine factory, with what its engines' asynchronous jobs hold right now (for metrics and tests). */
+export interface ZlibEngineFactory extends DeflateEngineFactory {
+  /** Bytes of the inflate budget reserved by running inflates. */
+  readonly inflateReservedBytes: number;
+  /** Asynchronous jobs running or waiting for a slot or for budget. */
+  readonly pendingJobs: number;
+}
+
+/** Makes engine factories; each shares one concurrency limiter and inflate budget among its engines. */
+export function createZlibEngine(options: ZlibEngineOptions = {}): ZlibEngineFactory {
+  const limiter = new ConcurrencyLimiter(
+    options.concurrency ?? 10,
+    options.inflateBudget ?? DEFAULT_INFLATE_BUDGET,
+  );
   const syncLimit = options.syncLimit ?? 16 * 1024;
-  return (connection: DeflateEngineOptions) =>
+  const factory = (connection: DeflateEngineOptions): DeflateEngine =>
     new ZlibDeflateEngine(connection, limiter, syncLimit, options.level ?? 1, options.memLevel ?? 8);
+  return Object.defineProperties(factory, {
+    inflateReservedBytes: { get: () => limiter.reservedBytes },
+    pendingJobs: { get: () => limiter.pending },
+  }) as ZlibEngineFactory;
 }
 
 /** The default factory the adapters use. */
-export const zlibDeflateEngine: DeflateEngineFactory = createZlibEngine();
+export const zlibDeflateEngine: ZlibEngineFactory = createZlibEngine();
 
 class ZlibDeflateEngine implements DeflateEngine {
   readonly compresses: boolean;
@@ -109,7 +141,9 @@ class ZlibDeflateEngine implements DeflateEngine {
 
   decompress(data: Uint8Array, maxSize: number): Uint8Array | Promise<Uint8Array> {
     const input = withTail(data);
-    if (this.peerNoContextTakeover && data.length <= this.syncLimit) {
+    // The most this message could inflate to, reserved from the budget while it runs.
+    const cost = Math.min(Math.max(1, maxSize), input.length * MAX_INFLATE_RATIO);
+    if (this.peerNoContextTakeover && data.length <= this.syncLimit && this.limiter.fits(cost)) {
       // maxOutputLength makes zlib stop growing its output at the cap.
       try {
         const out = inflateRawSync(input, {
@@ -131,7 +165,7 @@ class ZlibDeflateEngine implements DeflateEngine {
         return runThrough(inflater, input, maxSize).finally(() => {
           if (inflater !== this.inflater) inflater.close();
         });
-      }),
+      }, cost),
     );
     this.inflateChain = job.catch(() => undefined);
     return job;

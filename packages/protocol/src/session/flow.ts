@@ -3,13 +3,15 @@
  * connection, the same on every runtime.
  *
  * Writing. Everything a connection sends (the handshake response, frames, pongs,
- * close replies, published frames) is queued here as views and goes to the
- * transport once per turn of the event loop, in a microtask after the code that
- * queued it returns, as one write: runs of small chunks are copied together into
- * pooled buffers, large chunks go as views. One write is outstanding at a time;
- * what is queued meanwhile leaves with the next. {@link TransportFlow.bufferedAmount}
- * counts every byte the kernel has not taken yet, so it is the one budget that
- * limits what a peer can make us hold.
+ * close replies, published frames) is queued here and goes to the transport once
+ * per turn of the event loop, in a microtask after the code that queued it returns,
+ * as one write. Small chunks (frame headers, small payloads) are copied as they
+ * come into the connection's region of a shared pooled slab, so a thousand small
+ * messages queue as one buffer, not a thousand objects, and memory follows the byte
+ * count; large chunks stay views. One write is outstanding at a time; what is queued
+ * meanwhile leaves with the next. {@link TransportFlow.bufferedAmount} counts every
+ * byte the kernel has not taken yet, so it is the one budget that limits what a
+ * peer can make us hold.
  *
  * Reading. The transport is paused while any {@link ReadPause} reason holds and
  * resumed when none does. One of them is the send buffer itself: when handling what
@@ -58,7 +60,9 @@ export interface FlowReceiver {
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 /** A write carries at most about this many bytes; the rest waits for the next. */
 const BATCH_LIMIT = 1024 * 1024;
-/** Consecutive chunks are copied into one buffer up to this many bytes in all. */
+/** Chunks smaller than this are copied into the connection's slab region as they are queued. */
+const COPY_LIMIT = 4096;
+/** At flush, consecutive chunks are copied into one buffer up to this many bytes in all. */
 const RUN_LIMIT = 256 * 1024;
 /**
  * With a vectored transport, chunks this large go as views (writev takes them as
@@ -100,11 +104,17 @@ export class TransportFlow implements TransportHandler {
   private pauses = 0;
   /** Chunks not yet handed to the transport, from `queueHead` on. */
   private queue: Uint8Array[] | undefined;
+  /** The slab each queued chunk was copied into (undefined: a view of the caller's bytes). */
+  private owners: (Slab | undefined)[] | undefined;
   private queueHead = 0;
   private queued = 0;
+  /** Small chunks are appended here as they come: `region`'s bytes [regionStart, regionEnd). */
+  private region: Slab | undefined;
+  private regionStart = 0;
+  private regionEnd = 0;
   /** Bytes of the outstanding write (0: none). */
   private inFlight = 0;
-  /** Pool slabs that the outstanding write reads from. */
+  /** Slabs the outstanding write reads from, one entry per reference it holds. */
   private lent: Slab[] | undefined;
 
   constructor(readonly transport: Transport) {}
@@ -126,23 +136,70 @@ export class TransportFlow implements TransportHandler {
 
   // ------------------------------------------------------------ writing
 
-  /** Queues chunks (kept as views: the caller must not change them) for this turn's write. */
+  /**
+   * Queues chunks for this turn's write. Small ones are copied now; large ones are kept
+   * as views, so the caller must not change them until they are written.
+   */
   write(chunks: readonly Uint8Array[]): void {
     if (this.state !== OPEN) return;
     if (this.peerWork) this.peerWrote = true;
-    this.queue ??= [];
-    const queue = this.queue;
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i] as Uint8Array;
-      if (chunk.length === 0) continue;
-      queue.push(chunk);
-      this.queued += chunk.length;
+      const size = chunk.length;
+      if (size === 0) continue;
+      this.queued += size;
+      if (size < COPY_LIMIT) {
+        this.append(chunk);
+      } else {
+        this.sealRegion();
+        this.enqueue(chunk, undefined);
+      }
     }
     if (!this.scheduled) scheduleFlush(this);
   }
 
+  /** Copies a small chunk to the end of the open region, opening a new one where it does not fit. */
+  private append(chunk: Uint8Array): void {
+    let slab = this.region;
+    const size = chunk.length;
+    // The region grows in place while nobody allocated after it and the slab has room.
+    if (slab === undefined || this.regionEnd !== slab.used || slab.used + size > slab.buffer.length) {
+      this.sealRegion();
+      slab = takeSlab(size);
+      this.region = slab;
+      this.regionStart = this.regionEnd = slab.used;
+    }
+    slab.buffer.set(chunk, this.regionEnd);
+    this.regionEnd += size;
+    slab.used = this.regionEnd;
+  }
+
+  /** Queues the open region as one chunk; its slab reference goes with it. */
+  private sealRegion(): void {
+    const slab = this.region;
+    if (slab === undefined) return;
+    this.region = undefined;
+    this.enqueue(slab.buffer.subarray(this.regionStart, this.regionEnd), slab);
+  }
+
+  private enqueue(chunk: Uint8Array, owner: Slab | undefined): void {
+    this.queue ??= [];
+    this.owners ??= [];
+    this.queue.push(chunk);
+    this.owners.push(owner);
+  }
+
   /** Drops what is queued and not yet handed to the transport (a failing connection's backlog). */
   discardQueued(): void {
+    this.sealRegion();
+    const owners = this.owners;
+    if (owners !== undefined) {
+      for (let i = this.queueHead; i < owners.length; i++) {
+        const owner = owners[i];
+        if (owner !== undefined) releaseSlab(owner);
+      }
+      owners.length = 0;
+    }
     if (this.queue !== undefined) this.queue.length = 0;
     this.queueHead = 0;
     this.queued = 0;
@@ -176,8 +233,11 @@ export class TransportFlow implements TransportHandler {
 
   /** Hands batches to the transport until it keeps one or the queue is empty. */
   private writeBatches(once: boolean): void {
+    this.sealRegion();
     const queue = this.queue as Uint8Array[];
-    const viewMin = this.transport.vectored ? VECTORED_VIEW_MIN : RUN_LIMIT;
+    const owners = this.owners as (Slab | undefined)[];
+    const vectored = this.transport.vectored;
+    const viewMin = vectored ? VECTORED_VIEW_MIN : RUN_LIMIT;
     do {
       let i = this.queueHead;
       const n = queue.length;
@@ -189,7 +249,7 @@ export class TransportFlow implements TransportHandler {
         if (size < viewMin) {
           while (end < n) {
             const next = (queue[end] as Uint8Array).length;
-            if (next >= viewMin && this.transport.vectored) break;
+            if (next >= viewMin && vectored) break;
             if (size + next > RUN_LIMIT) break;
             size += next;
             end++;
@@ -197,28 +257,42 @@ export class TransportFlow implements TransportHandler {
         }
         if (end === i + 1) {
           batch.push(chunk);
+          const owner = owners[i];
+          if (owner !== undefined) batchSlabs.push(owner);
         } else {
-          const run = allocateRun(size);
-          let at = 0;
+          // One buffer for the run; the chunks' own slabs are free once copied.
+          const slab = takeSlab(size);
+          const start = slab.used;
+          let at = start;
           for (let k = i; k < end; k++) {
             const part = queue[k] as Uint8Array;
-            run.set(part, at);
+            slab.buffer.set(part, at);
             at += part.length;
+            const owner = owners[k];
+            if (owner !== undefined) releaseSlab(owner);
           }
-          batch.push(run);
+          slab.used = at;
+          batch.push(slab.buffer.subarray(start, at));
+          batchSlabs.push(slab);
         }
-        for (let k = i; k < end; k++) queue[k] = EMPTY;
+        for (let k = i; k < end; k++) {
+          queue[k] = EMPTY;
+          owners[k] = undefined;
+        }
         bytes += size;
         i = end;
       }
       if (i === n) {
         queue.length = 0;
+        owners.length = 0;
         this.queueHead = 0;
       } else {
         this.queueHead = i;
         if (i > 1024 && i * 2 > n) {
           queue.copyWithin(0, i);
           queue.length = n - i;
+          owners.copyWithin(0, i);
+          owners.length = n - i;
           this.queueHead = 0;
         }
       }
@@ -232,9 +306,9 @@ export class TransportFlow implements TransportHandler {
       }
       if (done) {
         this.inFlight = 0;
-        releaseSlabs(batchSlabs);
-      } else {
-        this.lent = batchSlabs.length === 0 ? undefined : batchSlabs.slice();
+        for (let k = 0; k < batchSlabs.length; k++) releaseSlab(batchSlabs[k] as Slab);
+      } else if (batchSlabs.length !== 0) {
+        this.lent = batchSlabs.slice();
       }
       batchSlabs.length = 0;
       if (!done || this.state === CLOSED) return;
@@ -267,6 +341,7 @@ export class TransportFlow implements TransportHandler {
     this.state = CLOSED;
     this.discardQueued();
     this.queue = undefined;
+    this.owners = undefined;
     this.inFlight = 0;
     // The transport may still read a pending write's buffers: they never go back to the pool.
     if (this.lent !== undefined) abandonSlabs(this.lent);
@@ -306,9 +381,10 @@ export class TransportFlow implements TransportHandler {
     if (this.state === CLOSED || this.inFlight === 0) return;
     const size = this.inFlight;
     this.inFlight = 0;
-    if (this.lent !== undefined) {
-      releaseSlabs(this.lent);
+    const lent = this.lent;
+    if (lent !== undefined) {
       this.lent = undefined;
+      for (let k = 0; k < lent.length; k++) releaseSlab(lent[k] as Slab);
     }
     if (this.queued !== 0 && this.state !== ENDED) this.writeBatches(false);
     this.afterWrite(size >= PROGRESS_MIN_BYTES);
@@ -366,64 +442,66 @@ function flushAll(): void {
 // ------------------------------------------------------------ pooled buffers
 
 /**
- * Runs of small chunks are copied into slices of shared slabs. A slab goes back to
- * the pool when every write that used it has finished; slabs whose write was still
- * pending when its transport closed are left to the garbage collector.
+ * Small chunks are copied into regions of shared slabs: each connection appends to its
+ * own region, which grows in place while nobody allocated after it. Every region (and
+ * every run copied at flush) holds a reference on its slab; a slab goes back to the
+ * pool when all are released, i.e. when every write that used it has finished. Slabs
+ * whose write was still pending when its transport closed are left to the garbage
+ * collector. When all pooled slabs are in use, a region gets a small buffer of its own.
  */
 interface Slab {
   readonly buffer: Uint8Array;
   used: number;
-  /** Writes still reading from it. */
+  /** Regions and runs still to be written. */
   refs: number;
+  /** Part of the pool (else a connection's own overflow buffer). */
+  readonly pooled: boolean;
   abandoned: boolean;
 }
 
 const SLAB_SIZE = RUN_LIMIT;
-/** Slabs in existence at most; past that a run gets a buffer of its own. */
+/** Slabs in existence at most. */
 const MAX_SLABS = 16;
+/** The smallest buffer of its own a region gets when every slab is taken. */
+const OWN_BUFFER_SIZE = 2048;
 const freeSlabs: Slab[] = [];
 let slabCount = 0;
 let currentSlab: Slab | undefined;
-/** Slabs the batch being built uses. */
+/** Slab references of the batch being built, one per region or run in it. */
 const batchSlabs: Slab[] = [];
-/** The batch being built (the transport copies what it keeps). */
+/** The batch being built (the transport copies the list if it keeps it). */
 const batch: Uint8Array[] = [];
 
-function allocateRun(size: number): Uint8Array {
+/** A slab with room for `size` more bytes at `used`, with one more reference taken. */
+function takeSlab(size: number): Slab {
   let slab = currentSlab;
   if (slab === undefined || slab.used + size > SLAB_SIZE) {
     slab = freeSlabs.pop();
-    if (slab === undefined && slabCount < MAX_SLABS) {
+    if (slab === undefined && slabCount < MAX_SLABS && size <= SLAB_SIZE) {
       slabCount++;
-      slab = { buffer: new Uint8Array(SLAB_SIZE), used: 0, refs: 0, abandoned: false };
+      slab = { buffer: new Uint8Array(SLAB_SIZE), used: 0, refs: 0, pooled: true, abandoned: false };
     }
-    if (slab === undefined) return new Uint8Array(size);
+    if (slab === undefined) {
+      const buffer = new Uint8Array(Math.max(size, OWN_BUFFER_SIZE));
+      return { buffer, used: 0, refs: 1, pooled: false, abandoned: false };
+    }
     currentSlab = slab;
   }
-  const run = slab.buffer.subarray(slab.used, slab.used + size);
-  // Keep slices 8-byte aligned: memcpy into them is faster.
-  slab.used += (size + 7) & ~7;
-  if (batchSlabs[batchSlabs.length - 1] !== slab) {
-    slab.refs++;
-    batchSlabs.push(slab);
-  }
-  return run;
+  slab.refs++;
+  return slab;
 }
 
-function releaseSlabs(slabs: readonly Slab[]): void {
-  for (let i = 0; i < slabs.length; i++) {
-    const slab = slabs[i] as Slab;
-    if (--slab.refs !== 0 || slab.abandoned) continue;
-    slab.used = 0;
-    if (slab !== currentSlab) freeSlabs.push(slab);
-  }
+function releaseSlab(slab: Slab): void {
+  if (--slab.refs !== 0 || !slab.pooled || slab.abandoned) return;
+  slab.used = 0;
+  if (slab !== currentSlab) freeSlabs.push(slab);
 }
 
 function abandonSlabs(slabs: readonly Slab[]): void {
   for (let i = 0; i < slabs.length; i++) {
     const slab = slabs[i] as Slab;
     slab.refs--;
-    if (slab.abandoned) continue;
+    if (!slab.pooled || slab.abandoned) continue;
     slab.abandoned = true;
     slabCount--;
     if (slab === currentSlab) currentSlab = undefined;
