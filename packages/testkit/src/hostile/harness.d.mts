@@ -118,10 +118,12 @@ export interface ExitStatus {
 
 export function killAll(): void;
 
-/** VmRSS and VmHWM (the peak since the process started), in bytes. */
+/** VmRSS and VmHWM (the peak since the process started) in bytes, and CPU time. */
 export interface MemoryReading {
   rss: number;
   hwm: number;
+  /** User + system CPU seconds so far. */
+  cpu: number;
 }
 
 export interface ServerProcess {
@@ -183,3 +185,37 @@ export function settledRss(
   limit: number,
   timeoutMs: number,
 ): Promise<{ rss: number; reached: boolean; afterMs: number }>;
+
+/** What one attack on one server measured (see measureAttack). */
+export interface Measured {
+  result: AttackResult;
+  baseline: number;
+  peakGrowth: number;
+  /** The RSS ran past `rssCap` and the attacker was killed, `cappedAfterMs` into the attack. */
+  capped: boolean;
+  cappedAfterMs: number | undefined;
+  /** RSS growth (after full GCs) while the attacker held its connections open (`holding` attacks). */
+  heldGrowth: number | undefined;
+  /** A fresh client while the attack ran (with `probeDuring`). */
+  during: ProbeObservation | undefined;
+  alive: boolean;
+  /** A fresh client after the attack. */
+  after: ProbeObservation | undefined;
+  /** RSS growth (after full GCs) once the attacker left, and whether it came within `returnMargin`. */
+  settled: { growth: number; reached: boolean; afterMs: number } | undefined;
+  /** The server's CPU seconds during the attack. */
+  cpuSeconds: number;
+  attackMs: number;
+  stderr: string;
+}
+
+export function measureAttack(options: {
+  server: { command: string; args: string[]; env?: Record<string, string>; label?: string };
+  attack: AttackName;
+  params: Record<string, unknown>;
+  probeDuring?: boolean;
+  timeoutMs?: number;
+  rssCap?: number;
+  returnMargin: number;
+  returnWaitMs: number;
+}): Promise<Measured>;

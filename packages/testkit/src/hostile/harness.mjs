@@ -294,8 +294,8 @@ async function startMeter(pid, intervalMs = 50) {
     first = resolve;
   });
   child.lines.listeners.push((line) => {
-    const [rss, hwm] = line.split(' ').map(Number);
-    latest = { rss, hwm };
+    const [rss, hwm, cpu] = line.split(' ').map(Number);
+    latest = { rss, hwm, cpu };
     first();
     for (const listener of listeners) listener(latest);
   });
@@ -412,5 +412,97 @@ export async function settledRss(server, limit, timeoutMs) {
     if (rss <= limit) return { rss, reached: true, afterMs };
     if (afterMs >= timeoutMs || !server.alive()) return { rss, reached: false, afterMs };
     await sleep(500);
+  }
+}
+
+// ------------------------------------------------------------------ one attack, measured
+
+/**
+ * Starts `server` ({ command, args, env, label }), brings it to its working size (warm-up traffic,
+ * probes, full GCs), records its baseline RSS, runs `attack` with `params` against it while
+ * following its RSS, and measures what followed; stops the server. Options: `probeDuring` (a fresh
+ * client once the attack proper started), `timeoutMs` (for the attacker), `rssCap` (growth past
+ * which the attacker is killed), `returnMargin` and `returnWaitMs` (how far above the baseline RSS
+ * counts as back, and how long to wait for it). Resolves with { result, baseline, peakGrowth,
+ * capped, cappedAfterMs, heldGrowth, during, alive, after, settled, cpuSeconds, attackMs, stderr }.
+ */
+export async function measureAttack({
+  server: spec,
+  attack,
+  params,
+  probeDuring = false,
+  timeoutMs = 120_000,
+  rssCap = 3 * 1024 ** 3,
+  returnMargin,
+  returnWaitMs,
+}) {
+  const server = await startServer(spec);
+  try {
+    // Ordinary traffic first: the runtime's heap and buffers reach their working size.
+    await runAttack('warmup', { port: server.port, durationMs: 500 }, { timeoutMs: 20_000 }).done;
+    await probe(server.port, { count: 2 });
+    await server.collectGarbage();
+    const baseline = await steadyRss(server);
+
+    let during;
+    let held;
+    const onEvent = (event) => {
+      if (event.event === 'flooding' && probeDuring) {
+        during = sleep(300).then(() => probe(server.port, { timeoutMs: 5000 }));
+      }
+      if (event.event === 'holding') held = heldGrowth(server, baseline);
+    };
+    const started = Date.now();
+    const cpuBefore = server.memory()?.cpu ?? Number.NaN;
+    const run = runAttack(attack, { port: server.port, ...params }, { onEvent, timeoutMs });
+    let cappedAfterMs;
+    const sampler = sampleRss(server, {
+      onSample: (rss) => {
+        if (rss - baseline <= rssCap || cappedAfterMs !== undefined) return;
+        cappedAfterMs = Date.now() - started;
+        run.kill();
+      },
+    });
+    const result = await run.done;
+    const attackMs = Date.now() - started;
+    const cpuSeconds = (server.memory()?.cpu ?? Number.NaN) - cpuBefore;
+    const { peakRss } = sampler.stop();
+    const duringProbe = await during;
+    const heldBytes = await held;
+    const alive = server.alive();
+    const after = alive ? await probe(server.port, { timeoutMs: 5000 }) : undefined;
+    const settled = alive ? await settledRss(server, baseline + returnMargin, returnWaitMs) : undefined;
+    return {
+      result,
+      baseline,
+      peakGrowth: peakRss - baseline,
+      capped: cappedAfterMs !== undefined,
+      cappedAfterMs,
+      heldGrowth: heldBytes,
+      during: duringProbe,
+      alive,
+      after,
+      settled: settled && {
+        growth: settled.rss - baseline,
+        reached: settled.reached,
+        afterMs: settled.afterMs,
+      },
+      cpuSeconds,
+      attackMs,
+      stderr: server.stderr(),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** RSS growth after full GCs, a moment after the attacker reported all its connections open. */
+async function heldGrowth(server, baseline) {
+  await sleep(1000);
+  try {
+    await server.collectGarbage();
+    return (await steadyRss(server, { samples: 3 })) - baseline;
+  } catch {
+    return undefined;
   }
 }

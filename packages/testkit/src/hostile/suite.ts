@@ -25,21 +25,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  type AttackEvent,
   type AttackName,
-  type AttackResult,
   echoServerCommand,
   killAll,
+  type Measured,
+  measureAttack,
   type ProbeObservation,
-  probe,
   type Runtime,
-  runAttack,
-  type ServerProcess,
-  sampleRss,
-  settledRss,
-  sleep,
-  startServer,
-  steadyRss,
 } from './harness.mjs';
 
 export type { Runtime };
@@ -81,27 +73,8 @@ const TEST_TIMEOUT_MS = 90_000;
 const FLOOD_MS = 2000;
 const HALF_OPEN = { partialHead: 1500, silent: 1500, upgraded: 1500, durationMs: 12_500 };
 const IDLE = { connections: 4000, durationMs: 3000 };
-const RESET_STORM = { durationMs: 4000, ratePerSecond: 2000, probeIntervalMs: 200 };
+const RESET_STORM = { durationMs: 4000, ratePerSecond: 1000, probeIntervalMs: 200 };
 const BOMBS = { connections: 16, inflatedBytes: 80 * MiB };
-
-/** What one attack on one server measured. */
-interface Measured {
-  readonly result: AttackResult;
-  readonly baseline: number;
-  readonly peakGrowth: number;
-  /** The RSS ran past RSS_CAP and the attacker was killed. */
-  readonly capped: boolean;
-  /** RSS growth (after GC) while the attacker held its connections open (`holding` attacks). */
-  readonly heldGrowth: number | undefined;
-  /** A fresh client while the attack ran (when asked for). */
-  readonly during: ProbeObservation | undefined;
-  readonly alive: boolean;
-  /** A fresh client after the attack. */
-  readonly after: ProbeObservation | undefined;
-  /** RSS growth (after GC) once the attacker left, and whether it came within returnMargin. */
-  readonly settled: { growth: number; reached: boolean; afterMs: number } | undefined;
-  readonly stderr: string;
-}
 
 interface AttackPlan {
   readonly attack: AttackName;
@@ -116,83 +89,22 @@ interface AttackPlan {
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 const kib = (bytes: number): string => `${(bytes / KiB).toFixed(1)} KiB`;
 
-/** Starts the server, measures its baseline, runs the attack, measures what followed; stops the server. */
-async function measure(runtime: Runtime, plan: AttackPlan): Promise<Measured> {
-  const server = await startServer({
-    ...echoServerCommand(runtime),
-    env: plan.deflate ? { DEFLATE: '1' } : {},
-    label: `examples/echo (${runtime})`,
+/** One attack on a fresh examples/echo process of `runtime`, measured. */
+function measure(runtime: Runtime, plan: AttackPlan): Promise<Measured> {
+  return measureAttack({
+    server: {
+      ...echoServerCommand(runtime),
+      env: plan.deflate ? { DEFLATE: '1' } : {},
+      label: `examples/echo (${runtime})`,
+    },
+    attack: plan.attack,
+    params: plan.params,
+    probeDuring: plan.probeDuring,
+    timeoutMs: plan.timeoutMs,
+    rssCap: RSS_CAP,
+    returnMargin: HOSTILE_BOUNDS.returnMargin,
+    returnWaitMs: HOSTILE_BOUNDS.returnWaitMs,
   });
-  try {
-    // Ordinary traffic first: the runtime's heap and buffers reach their working size.
-    await runAttack('warmup', { port: server.port, durationMs: 500 }, { timeoutMs: 20_000 }).done;
-    await probe(server.port, { count: 2 });
-    await server.collectGarbage();
-    const baseline = await steadyRss(server);
-
-    let during: Promise<ProbeObservation> | undefined;
-    let held: Promise<number | undefined> | undefined;
-    const onEvent = (event: AttackEvent): void => {
-      if (event.event === 'flooding' && plan.probeDuring) {
-        during = sleep(300).then(() => probe(server.port, { timeoutMs: 5000 }));
-      }
-      if (event.event === 'holding') held = heldGrowth(server, baseline);
-    };
-    const run = runAttack(
-      plan.attack,
-      { port: server.port, ...plan.params },
-      {
-        onEvent,
-        timeoutMs: plan.timeoutMs,
-      },
-    );
-    let capped = false;
-    const sampler = sampleRss(server, {
-      onSample: (rss) => {
-        if (rss - baseline <= RSS_CAP || capped) return;
-        capped = true;
-        run.kill();
-      },
-    });
-    const result = await run.done;
-    const { peakRss } = sampler.stop();
-    const duringProbe = await during;
-    const heldBytes = await held;
-    const alive = server.alive();
-    const after = alive ? await probe(server.port, { timeoutMs: 5000 }) : undefined;
-    const settled = alive
-      ? await settledRss(server, baseline + HOSTILE_BOUNDS.returnMargin, HOSTILE_BOUNDS.returnWaitMs)
-      : undefined;
-    return {
-      result,
-      baseline,
-      peakGrowth: peakRss - baseline,
-      capped,
-      heldGrowth: heldBytes,
-      during: duringProbe,
-      alive,
-      after,
-      settled: settled && {
-        growth: settled.rss - baseline,
-        reached: settled.reached,
-        afterMs: settled.afterMs,
-      },
-      stderr: server.stderr(),
-    };
-  } finally {
-    await server.stop();
-  }
-}
-
-/** RSS growth after full GCs, a moment after the attacker reported all its connections open. */
-async function heldGrowth(server: ServerProcess, baseline: number): Promise<number | undefined> {
-  await sleep(1000);
-  try {
-    await server.collectGarbage();
-    return (await steadyRss(server, { samples: 3 })) - baseline;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The checks every attack gets: alive, a fresh client served after it, RSS back near baseline. */
