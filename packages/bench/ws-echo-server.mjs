@@ -18,6 +18,8 @@ const server = new WebSocketServer({
 });
 server.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  // ws emits a peer's protocol errors (an oversized message, …) on the socket; unhandled, they end the process.
+  ws.on('error', () => {});
 });
 await new Promise((resolve, reject) => {
   server.once('listening', resolve);
