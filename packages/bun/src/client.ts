@@ -8,8 +8,8 @@ import {
   connect as sessionConnect,
   type WebSocketConnection,
 } from '@fullduplex/protocol';
-import { zlibDeflateEngine } from '@fullduplex/zlib';
 import type { TLSOptions } from 'bun';
+import { bunDeflateEngine } from './deflate.ts';
 import { type BunSocket, BunSocketTransport, socketHandlers } from './transport.ts';
 
 /**
@@ -119,7 +119,7 @@ function isIp(host: string): boolean {
 }
 
 /** What the session layer's client needs from Bun: the dialer and node:zlib for permessage-deflate. */
-export const bunRuntime: ClientRuntime = { dial: bunDialer, deflateEngine: zlibDeflateEngine };
+export const bunRuntime: ClientRuntime = { dial: bunDialer, deflateEngine: bunDeflateEngine };
 
 /**
  * Opens a WebSocket connection to a `ws:` or `wss:` URL.

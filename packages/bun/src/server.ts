@@ -8,8 +8,8 @@ import {
   type ServerOptions,
   WebSocketServer as SessionServer,
 } from '@fullduplex/protocol';
-import { zlibDeflateEngine } from '@fullduplex/zlib';
 import type { TCPSocketListener, TLSOptions } from 'bun';
+import { bunDeflateEngine } from './deflate.ts';
 import { type BunSocket, BunSocketTransport, socketHandlers } from './transport.ts';
 
 /** Options of the Bun {@link WebSocketServer}. */
@@ -43,7 +43,7 @@ export class WebSocketServer<Data = unknown> extends SessionServer<Data> {
 
   /** Options as for the session server, plus where and how to listen. */
   constructor(options: BunServerOptions<Data> = {}) {
-    super(options, { deflateEngine: zlibDeflateEngine });
+    super(options, { deflateEngine: bunDeflateEngine });
   }
 
   private get bunOptions(): BunServerOptions<Data> {

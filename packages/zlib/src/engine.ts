@@ -30,7 +30,7 @@ import {
   type DeflateEngineOptions,
   InflateLimitError,
 } from '@fullduplex/protocol';
-import { ConcurrencyLimiter } from './limiter.ts';
+import { ConcurrencyLimiter, type Lease } from './limiter.ts';
 
 /** Options of {@link createZlibEngine}. */
 export interface ZlibEngineOptions {
@@ -49,6 +49,13 @@ export interface ZlibEngineOptions {
    * alone. Default 32 MiB.
    */
   readonly inflateBudget?: number;
+  /**
+   * Called after an inflate was refused at its cap (a decompression bomb, most likely),
+   * once its output is garbage. A runtime whose collector leaves large buffers alone for
+   * long (Bun's) passes a synchronous collection here, so that refused bombs cannot pile
+   * up faster than it frees them.
+   */
+  readonly afterInflateRefused?: () => void;
 }
 
 /** Deflate cannot expand more than this: a 258-byte match in as little as two bits. */
@@ -74,7 +81,14 @@ export function createZlibEngine(options: ZlibEngineOptions = {}): ZlibEngineFac
   );
   const syncLimit = options.syncLimit ?? 16 * 1024;
   const factory = (connection: DeflateEngineOptions): DeflateEngine =>
-    new ZlibDeflateEngine(connection, limiter, syncLimit, options.level ?? 1, options.memLevel ?? 8);
+    new ZlibDeflateEngine(
+      connection,
+      limiter,
+      syncLimit,
+      options.level ?? 1,
+      options.memLevel ?? 8,
+      options.afterInflateRefused,
+    );
   return Object.defineProperties(factory, {
     inflateReservedBytes: { get: () => limiter.reservedBytes },
     pendingJobs: { get: () => limiter.pending },
@@ -91,8 +105,22 @@ class ZlibDeflateEngine implements DeflateEngine {
   private readonly peerNoContextTakeover: boolean;
   private readonly level: number;
   private readonly memLevel: number;
+  /** The peer's LZ77 window: how far back its messages may refer. */
+  private readonly peerWindowSize: number;
   private deflater: DeflateRaw | undefined;
+  /** Context takeover where zlib cannot take a dictionary (Deno): one stream carries the window. */
   private inflater: InflateRaw | undefined;
+  /**
+   * Context takeover elsewhere: the last `peerWindowSize` bytes inflated, given as the
+   * dictionary of the next message's one-shot inflate. After a sync flush the window is
+   * all that one message leaves for the next (blocks end, the output is byte-aligned),
+   * so this inflates exactly what one long-lived stream would, without keeping a
+   * stream's state per connection, and small messages inflate synchronously.
+   */
+  private history: Uint8Array | undefined;
+  private historyLength = 0;
+  /** Asynchronous inflates not yet settled (the next one must wait for their history). */
+  private inflatesPending = 0;
   private deflateChain: Promise<unknown> = Promise.resolve();
   private inflateChain: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -103,12 +131,14 @@ class ZlibDeflateEngine implements DeflateEngine {
     private readonly syncLimit: number,
     defaultLevel: number,
     defaultMemLevel: number,
+    private readonly afterRefused: (() => void) | undefined,
   ) {
     const { params, side } = options;
     const server = side === 'server';
     this.ownNoContextTakeover = server ? params.serverNoContextTakeover : params.clientNoContextTakeover;
     this.ownWindowBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
     this.peerNoContextTakeover = server ? params.clientNoContextTakeover : params.serverNoContextTakeover;
+    this.peerWindowSize = 1 << (server ? params.clientMaxWindowBits : params.serverMaxWindowBits);
     this.level = options.level ?? defaultLevel;
     this.memLevel = options.memLevel ?? defaultMemLevel;
     // zlib cannot deflate with a 256-byte window (it silently uses 512), so a peer that
@@ -143,32 +173,74 @@ class ZlibDeflateEngine implements DeflateEngine {
     const input = withTail(data);
     // The most this message could inflate to, reserved from the budget while it runs.
     const cost = Math.min(Math.max(1, maxSize), input.length * MAX_INFLATE_RATIO);
-    if (this.peerNoContextTakeover && data.length <= this.syncLimit && this.limiter.fits(cost)) {
+    const streamed = !this.peerNoContextTakeover && !dictionariesWork();
+    if (!streamed && data.length <= this.syncLimit && this.inflatesPending === 0 && this.limiter.fits(cost)) {
       // maxOutputLength makes zlib stop growing its output at the cap.
+      let out: Uint8Array;
       try {
-        const out = inflateRawSync(input, {
+        out = inflateRawSync(input, {
           finishFlush: constants.Z_SYNC_FLUSH,
           maxOutputLength: Math.max(1, maxSize),
+          dictionary: this.window(),
         });
-        if (out.length > maxSize) throw new InflateLimitError(maxSize);
-        return out;
       } catch (error) {
-        if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          this.afterRefused?.();
           throw new InflateLimitError(maxSize);
+        }
         throw error;
       }
+      if (out.length > maxSize) throw new InflateLimitError(maxSize);
+      this.remember(out);
+      return out;
     }
+    this.inflatesPending++;
     const job = this.inflateChain.then(() =>
-      this.limiter.run(() => {
-        if (!this.peerNoContextTakeover) this.inflater ??= guarded(createInflateRaw());
-        const inflater = this.inflater ?? guarded(createInflateRaw());
-        return runThrough(inflater, input, maxSize).finally(() => {
-          if (inflater !== this.inflater) inflater.close();
-        });
+      this.limiter.run((lease) => {
+        let inflater: InflateRaw;
+        if (streamed) {
+          this.inflater ??= guarded(createInflateRaw());
+          inflater = this.inflater;
+        } else {
+          // One-shot, with large output chunks: they are returned to the system once
+          // freed, where many small ones would stay with the allocator after a bomb.
+          inflater = guarded(createInflateRaw({ chunkSize: ONE_SHOT_CHUNK, dictionary: this.window() }));
+        }
+        return runThrough(inflater, input, maxSize, lease, this.afterRefused)
+          .then((out) => {
+            if (!streamed) this.remember(out);
+            return compact(out);
+          })
+          .finally(() => {
+            if (inflater !== this.inflater) inflater.close();
+          });
       }, cost),
     );
-    this.inflateChain = job.catch(() => undefined);
+    this.inflateChain = job.catch(() => undefined).finally(() => this.inflatesPending--);
     return job;
+  }
+
+  /** The dictionary for the next message: the window of what was inflated so far. */
+  private window(): Uint8Array | undefined {
+    if (this.peerNoContextTakeover || this.historyLength === 0) return undefined;
+    return (this.history as Uint8Array).subarray(0, this.historyLength);
+  }
+
+  /** Keeps the last `peerWindowSize` bytes of the output (context takeover only). */
+  private remember(out: Uint8Array): void {
+    if (this.peerNoContextTakeover || this.closed) return;
+    const size = this.peerWindowSize;
+    this.history ??= new Uint8Array(size);
+    const history = this.history;
+    if (out.length >= size) {
+      history.set(out.subarray(out.length - size));
+      this.historyLength = size;
+      return;
+    }
+    const keep = Math.min(this.historyLength, size - out.length);
+    if (keep !== this.historyLength) history.copyWithin(0, this.historyLength - keep, this.historyLength);
+    history.set(out, keep);
+    this.historyLength = keep + out.length;
   }
 
   close(): void {
@@ -178,21 +250,56 @@ class ZlibDeflateEngine implements DeflateEngine {
     this.inflater?.close();
     this.deflater = undefined;
     this.inflater = undefined;
+    this.history = undefined;
+    this.historyLength = 0;
   }
+}
+
+/** Output chunk size of one-shot asynchronous inflates. */
+const ONE_SHOT_CHUNK = 1024 * 1024;
+
+let dictionarySupport: boolean | undefined;
+/** The text 'fullduplex window check ' deflated against itself as dictionary: one back-reference into it. */
+const DICTIONARY_CHECK = new Uint8Array([74, 195, 33, 14, 0, 0, 0, 255, 255]);
+
+/**
+ * Whether this runtime's zlib honours a raw inflate's `dictionary` (Node's and Bun's
+ * do; Deno's ignores it). Checked once, on a message that only inflates right with it.
+ */
+function dictionariesWork(): boolean {
+  if (dictionarySupport === undefined) {
+    try {
+      const text = new TextEncoder().encode('fullduplex window check ');
+      const out = inflateRawSync(DICTIONARY_CHECK, { dictionary: text, finishFlush: constants.Z_SYNC_FLUSH });
+      dictionarySupport = out.length === text.length && out.every((byte, i) => byte === text[i]);
+    } catch {
+      dictionarySupport = false;
+    }
+  }
+  return dictionarySupport;
+}
+
+/** A small message in a large output chunk would pin the whole chunk: copy it out. */
+function compact(out: Uint8Array): Uint8Array {
+  // (Buffer#slice would be a view: copy into a fresh Uint8Array.)
+  return out.buffer.byteLength > 2 * out.length + 4096 ? new Uint8Array(out) : out;
 }
 
 /**
  * Writes `input` to a zlib stream and sync-flushes, collecting the output. Past
  * `maxSize` output bytes it stops listening and rejects with InflateLimitError
- * (the connection is failed, so the stream's state no longer matters).
+ * (the connection is failed, so the stream's state no longer matters); what it had
+ * collected is handed to `lease`, whose reservation lasts until that is collected.
  */
 function runThrough(
   stream: DeflateRaw | InflateRaw,
   input: Uint8Array,
   maxSize: number,
+  lease?: Lease,
+  afterRefused?: () => void,
 ): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
+    let chunks: Uint8Array[] = [];
     let size = 0;
     let settled = false;
     const cleanup = (): void => {
@@ -206,6 +313,9 @@ function runThrough(
       if (size > maxSize) {
         cleanup();
         stream.close();
+        lease?.keep(chunks);
+        chunks = [];
+        afterRefused?.();
         reject(new InflateLimitError(maxSize));
         return;
       }
