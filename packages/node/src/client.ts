@@ -10,7 +10,10 @@ import {
   type WebSocketConnection,
 } from '@fullduplex/protocol';
 import { zlibDeflateEngine } from '@fullduplex/zlib';
-import { NodeSocketTransport } from './transport.ts';
+import { NodeSocketTransport, SOCKET_HIGH_WATER_MARK } from './transport.ts';
+
+/** Socket stream options the typings lack (Node ≥ 18.17 takes them): see transport.ts. */
+const SMALL_BUFFERS = { highWaterMark: SOCKET_HIGH_WATER_MARK } as object;
 
 /** Dials TCP or TLS with `node:net` / `node:tls`. */
 export const nodeDialer: Dialer = (options: DialOptions) =>
@@ -26,8 +29,14 @@ export const nodeDialer: Dialer = (options: DialOptions) =>
           key: tls?.key,
           rejectUnauthorized: tls?.rejectUnauthorized ?? true,
           ALPNProtocols: ['http/1.1'],
+          ...SMALL_BUFFERS,
         })
-      : netConnect({ host: options.host, port: options.port, noDelay: true });
+      : netConnect({
+          host: options.host,
+          port: options.port,
+          noDelay: true,
+          ...SMALL_BUFFERS,
+        });
     const onAbort = (): void => {
       socket.destroy();
       reject(options.signal?.reason ?? new Error('aborted'));

@@ -24,7 +24,7 @@ import {
   type WebSocketConnection,
 } from '@fullduplex/protocol';
 import { zlibDeflateEngine } from '@fullduplex/zlib';
-import { NodeSocketTransport } from './transport.ts';
+import { NodeSocketTransport, SOCKET_HIGH_WATER_MARK } from './transport.ts';
 
 /** Options of the Node {@link WebSocketServer}. */
 export interface NodeServerOptions<Data = unknown> extends ServerOptions<Data> {
@@ -90,8 +90,10 @@ export class WebSocketServer<Data = unknown> extends SessionServer<Data> {
     if (this.listener) throw new TypeError('already listening');
     const tlsOptions = this.nodeOptions.tls;
     const listener = tlsOptions
-      ? createTlsServer(tlsOptions, (socket) => this.handleTransport(new NodeSocketTransport(socket, true)))
-      : createNetServer({ noDelay: true }, (socket) =>
+      ? createTlsServer({ highWaterMark: SOCKET_HIGH_WATER_MARK, ...tlsOptions }, (socket) =>
+          this.handleTransport(new NodeSocketTransport(socket, true)),
+        )
+      : createNetServer({ noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK }, (socket) =>
           this.handleTransport(new NodeSocketTransport(socket, false)),
         );
     // A socket error before the handshake (a reset, a TLS failure) is the peer's problem, never ours.

@@ -476,7 +476,8 @@ export class FrameParser {
   // The frame being read.
   private firstByte = 0;
   private masked = false;
-  private readonly maskKey = new Uint8Array(4);
+  /** The frame's masking key, big-endian in one number (no buffer per connection). */
+  private maskKey = 0;
   private frameLength = 0;
   private remaining = 0;
   private firstPiece = true;
@@ -622,11 +623,12 @@ export class FrameParser {
     const length7 = secondByte & 127;
     if ((secondByte & 0x80) !== 0) {
       const keyAt = at + (length7 < 126 ? 2 : length7 === 126 ? 4 : 10);
-      const key = this.maskKey;
-      key[0] = source[keyAt]!;
-      key[1] = source[keyAt + 1]!;
-      key[2] = source[keyAt + 2]!;
-      key[3] = source[keyAt + 3]!;
+      this.maskKey =
+        ((source[keyAt]! << 24) |
+          (source[keyAt + 1]! << 16) |
+          (source[keyAt + 2]! << 8) |
+          source[keyAt + 3]!) >>>
+        0;
       this.masked = true;
     } else {
       this.masked = false;
@@ -719,7 +721,7 @@ export class FrameParser {
     const take = Math.min(remaining, chunk.length - start);
     // A plain Uint8Array view whatever subclass was pushed, so consumers see one shape.
     const data = new Uint8Array(chunk.buffer, chunk.byteOffset + start, take);
-    if (this.masked) applyMask(data, this.maskKey, length - remaining);
+    if (this.masked) applyMask(data, keyBytes(this.maskKey), length - remaining);
     const first = this.firstPiece;
     const last = take === remaining;
     this.remaining = remaining - take;
@@ -741,7 +743,7 @@ export class FrameParser {
       if (this.remaining === length && chunk.length - start >= length) {
         // Whole payload in this chunk: unmask in place, return a view.
         data = new Uint8Array(chunk.buffer, chunk.byteOffset + start, length);
-        if (this.masked) applyMask(data, this.maskKey, 0);
+        if (this.masked) applyMask(data, keyBytes(this.maskKey), 0);
         this.advance(length, chunk.length);
       } else {
         const gathered = this.gatherControl();
@@ -774,7 +776,18 @@ export class FrameParser {
     this.remaining = remaining;
     if (remaining !== 0) return undefined;
     this.controlBuffer = EMPTY;
-    if (this.masked) applyMask(buffer, this.maskKey, 0);
+    if (this.masked) applyMask(buffer, keyBytes(this.maskKey), 0);
     return buffer;
   }
+}
+
+/** Shared by every parser: a key is copied in right before each (synchronous) use. */
+const KEY_BYTES = new Uint8Array(4);
+
+function keyBytes(key: number): Uint8Array {
+  KEY_BYTES[0] = key >>> 24;
+  KEY_BYTES[1] = (key >>> 16) & 0xff;
+  KEY_BYTES[2] = (key >>> 8) & 0xff;
+  KEY_BYTES[3] = key & 0xff;
+  return KEY_BYTES;
 }

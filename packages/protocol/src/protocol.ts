@@ -77,6 +77,9 @@ export interface CloseInfo {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Shared and never written: what `events()`/`dataToSend()` return when there is nothing. */
+const NO_EVENTS: ProtocolEvent[] = Object.freeze([]) as unknown as ProtocolEvent[];
+const NO_OUTPUT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 const RSV1 = 4;
 const MAX_CONTROL_PAYLOAD = 125;
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -104,8 +107,9 @@ export class Protocol {
   private readonly compression: boolean;
   private readonly parser: FrameParser;
   private currentState: ProtocolState = ProtocolState.OPEN;
-  private pendingEvents: ProtocolEvent[] = [];
-  private pendingOutput: Uint8Array[] = [];
+  /** Events and output since they were last taken; a shared empty array until there are some. */
+  private pendingEvents: ProtocolEvent[] = NO_EVENTS;
+  private pendingOutput: Uint8Array[] = NO_OUTPUT;
   private outputBytes = 0;
   private sentClose: CloseInfo | undefined;
   /** The peer's close frame arrived; our reply waits for the next dataToSend(). */
@@ -260,14 +264,14 @@ export class Protocol {
   receiveEof(): void {
     this.discarding = true;
     this.currentState = ProtocolState.CLOSED;
-    this.pendingOutput = [];
+    this.pendingOutput = NO_OUTPUT;
     this.outputBytes = 0;
   }
 
   /** Returns and forgets everything that happened since the last call. */
   events(): ProtocolEvent[] {
     const events = this.pendingEvents;
-    if (events.length !== 0) this.pendingEvents = [];
+    this.pendingEvents = NO_EVENTS;
     return events;
   }
 
@@ -286,7 +290,7 @@ export class Protocol {
     if (replyToClose) this.replyToClose();
     const out = this.pendingOutput;
     if (out.length !== 0) {
-      this.pendingOutput = [];
+      this.pendingOutput = NO_OUTPUT;
       this.outputBytes = 0;
     }
     return out;
@@ -383,8 +387,8 @@ export class Protocol {
       throw new TypeError('a fragmented message is in progress: finish it with sendContinuation()');
     }
     if (this.sentClose || this.currentState !== ProtocolState.OPEN) return false;
-    this.pendingOutput.push(frame.header);
-    if (frame.payload.length !== 0) this.pendingOutput.push(frame.payload);
+    this.addOutput(frame.header);
+    if (frame.payload.length !== 0) this.addOutput(frame.payload);
     this.outputBytes += frame.header.length + frame.payload.length;
     return true;
   }
@@ -474,7 +478,7 @@ export class Protocol {
   }
 
   private deliverCompressed(opcode: number, data: Uint8Array): void {
-    this.pendingEvents.push({ type: 'compressed', binary: opcode === Opcode.BINARY, data });
+    this.addEvent({ type: 'compressed', binary: opcode === Opcode.BINARY, data });
     this.awaitingInflate = true;
   }
 
@@ -490,9 +494,9 @@ export class Protocol {
           'invalid UTF-8 in text message',
         );
       }
-      this.pendingEvents.push({ type: 'text', data: text });
+      this.addEvent({ type: 'text', data: text });
     } else {
-      this.pendingEvents.push({ type: 'binary', data });
+      this.addEvent({ type: 'binary', data });
     }
   }
 
@@ -511,10 +515,10 @@ export class Protocol {
         );
       }
       this.resetMessage();
-      this.pendingEvents.push({ type: 'text', data: textDecoder.decode(data) });
+      this.addEvent({ type: 'text', data: textDecoder.decode(data) });
     } else {
       this.resetMessage();
-      this.pendingEvents.push({ type: 'binary', data });
+      this.addEvent({ type: 'binary', data });
     }
   }
 
@@ -559,17 +563,17 @@ export class Protocol {
     switch (piece.opcode) {
       case Opcode.PING:
         if (this.autoPong && !this.sentClose) this.queueFrame(Opcode.PONG, data, true);
-        this.pendingEvents.push({ type: 'ping', data });
+        this.addEvent({ type: 'ping', data });
         return;
       case Opcode.PONG:
-        this.pendingEvents.push({ type: 'pong', data });
+        this.addEvent({ type: 'pong', data });
         return;
       default: {
         const { code, reason } = parseClosePayload(data);
         this.receivedClose = { code, reason };
         this.discarding = true;
         this.resetMessage();
-        this.pendingEvents.push({ type: 'close', code, reason });
+        this.addEvent({ type: 'close', code, reason });
         if (!this.sentClose) {
           // Echo the peer's code and reason (RFC 6455 §5.5.1), so both ends report the
           // same close; an empty close gets an empty reply. It goes out with the next
@@ -589,7 +593,7 @@ export class Protocol {
   private failConnection(error: ProtocolError): void {
     this.failure = error;
     const reason = truncateUtf8(error.message, MAX_CLOSE_REASON_BYTES);
-    this.pendingEvents.push({ type: 'failure', code: error.closeCode, reason, error: error.code });
+    this.addEvent({ type: 'failure', code: error.closeCode, reason, error: error.code });
     if (!this.sentClose)
       this.queueClose(error.closeCode, reason, encodeClosePayload(error.closeCode, reason));
     this.discarding = true;
@@ -631,6 +635,16 @@ export class Protocol {
     return true;
   }
 
+  private addEvent(event: ProtocolEvent): void {
+    if (this.pendingEvents === NO_EVENTS) this.pendingEvents = [event];
+    else this.pendingEvents.push(event);
+  }
+
+  private addOutput(chunk: Uint8Array): void {
+    if (this.pendingOutput === NO_OUTPUT) this.pendingOutput = [chunk];
+    else this.pendingOutput.push(chunk);
+  }
+
   private queueFrame(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     const frame = encodeFrame(payload, {
       opcode,
@@ -638,8 +652,8 @@ export class Protocol {
       rsv1,
       mask: this.side === 'client' ? createMaskKey() : undefined,
     });
-    this.pendingOutput.push(frame.header);
-    if (frame.payload.length !== 0) this.pendingOutput.push(frame.payload);
+    this.addOutput(frame.header);
+    if (frame.payload.length !== 0) this.addOutput(frame.payload);
     this.outputBytes += frame.header.length + frame.payload.length;
   }
 }

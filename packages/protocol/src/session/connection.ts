@@ -141,7 +141,7 @@ export class WebSocketError extends Error {
 
 /** Internal hooks a server gives its connections. */
 export interface ConnectionOwner {
-  readonly onClosed: (connection: TopicMember) => void;
+  onClosed(connection: TopicMember): void;
   readonly topics: TopicRegistry;
 }
 
@@ -203,18 +203,11 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   /** The write queue and read pause over the transport. */
   private readonly flow: TransportFlow;
   private readonly core: Protocol;
-  private readonly wheel: TimerWheel;
-  private readonly highWaterMark: number;
-  private readonly maxBufferedAmount: number;
-  private readonly dropOnBackpressure: boolean;
-  private readonly closeTimeoutMs: number;
-  private readonly heartbeat: { interval: number; timeout: number } | undefined;
-  private readonly idleTimeoutMs: number;
-  private readonly maxQueuedMessages: number;
+  /** What the options say, resolved once per options object and shared by its connections. */
+  private readonly settings: ConnectionSettings;
 
   private readonly deflate: DeflateEngine | undefined;
   private readonly deflateThreshold: number;
-  private readonly compressOutgoing: boolean;
   /**
    * Sends waiting behind an asynchronous compression, in call order: while it
    * exists every data send and the close frame queue here, so the wire order is
@@ -232,7 +225,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private state: ReadyState = ReadyState.OPEN;
   private needDrain = false;
   private closeDeadline: Deadline | undefined;
-  private timerDeadline: Deadline | undefined;
+  private timerDeadline: ConnectionTimer | undefined;
   /**
    * Wheel time the peer last showed it is alive — bytes received, or the kernel taking
    * bytes it could not take at once (heartbeat) — and of its last message (idle timeout).
@@ -275,7 +268,6 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.request = info.request;
     this.data = data;
     this.deflate = info.deflate;
-    this.compressOutgoing = info.deflate !== undefined && info.deflate.compresses !== false;
     this.deflateThreshold = nonNegative('deflateThreshold', info.deflateThreshold ?? 1024);
     this.core = new Protocol({
       side: info.side,
@@ -285,31 +277,16 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       autoPong: options.autoPong,
       perMessageDeflate: info.deflate !== undefined,
     });
-    this.wheel = options.timerWheel ?? sharedTimerWheel();
-    this.highWaterMark = nonNegative('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK);
-    this.maxBufferedAmount = nonNegative(
-      'maxBufferedAmount',
-      options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED,
-    );
-    this.dropOnBackpressure = options.backpressurePolicy === 'drop';
-    this.closeTimeoutMs = nonNegative('closeTimeout', options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
-    this.maxQueuedMessages = nonNegative(
-      'maxQueuedMessages',
-      options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
-    );
-    this.idleTimeoutMs = nonNegative('idleTimeout', options.idleTimeout ?? 0);
-    const heartbeat = options.heartbeat ?? (info.side === 'server' ? DEFAULT_SERVER_HEARTBEAT : undefined);
-    if (heartbeat) {
-      const interval = nonNegative('heartbeat.interval', heartbeat.interval);
-      this.heartbeat = {
-        interval,
-        timeout: nonNegative('heartbeat.timeout', heartbeat.timeout ?? interval),
-      };
-    }
-    flow.highWaterMark = this.highWaterMark;
+    this.settings = settingsFor(options, info.side);
+    flow.highWaterMark = this.settings.highWaterMark;
     flow.receiver = this;
-    this.lastHeard = this.lastMessage = this.wheel.now;
+    this.lastHeard = this.lastMessage = this.settings.wheel.now;
     this.armTimers();
+  }
+
+  /** Sends at or above the threshold go compressed (the peer may have capped our window too far). */
+  private get compresses(): boolean {
+    return this.deflate !== undefined && this.deflate.compresses !== false;
   }
 
   // ------------------------------------------------------------ state
@@ -393,7 +370,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     const payload = bytes ?? encodeText(data as string);
     const size = payload.length;
     if (!this.admit(size)) return 'dropped';
-    if (this.compressOutgoing && size >= this.deflateThreshold) {
+    if (this.compresses && size >= this.deflateThreshold) {
       return this.sendCompressed(payload, isText);
     }
     if (this.sendQueue !== undefined) {
@@ -494,7 +471,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   /** Resolves when the send buffer has drained (at once if it is not above `highWaterMark`), or the connection closed. */
   drained(): Promise<void> {
-    if (this.state === ReadyState.CLOSED || this.bufferedAmount <= this.highWaterMark)
+    if (this.state === ReadyState.CLOSED || this.bufferedAmount <= this.settings.highWaterMark)
       return Promise.resolve();
     this.wantDrain();
     return new Promise((resolve) => {
@@ -660,7 +637,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   /** @internal Bytes from the peer. */
   onData(chunk: Uint8Array): void {
-    this.lastHeard = this.wheel.now;
+    this.lastHeard = this.settings.wheel.now;
     this.pingOutstanding = false;
     if (!this.core.receiving) {
       // Only the peer's FIN is still of interest: what comes before it is dropped, up to a point.
@@ -795,7 +772,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   onWritten(progress: boolean): void {
     if (progress) {
       // The peer's TCP is acknowledging: it is alive, even while we cannot read from it.
-      this.lastHeard = this.wheel.now;
+      this.lastHeard = this.settings.wheel.now;
       this.pingOutstanding = false;
     }
     this.checkDrain();
@@ -803,7 +780,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   private checkDrain(): void {
     // Half the high-water mark: room for more than one small send once `drain` fired.
-    if (this.needDrain && this.bufferedAmount <= this.highWaterMark / 2) {
+    if (this.needDrain && this.bufferedAmount <= this.settings.highWaterMark / 2) {
       this.needDrain = false;
       this.flow.watchWrites = false;
       this.emit('drain');
@@ -828,8 +805,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.sendQueue = undefined;
     this.queuedBytes = 0;
     this.deflate?.close();
-    if (this.closeDeadline) this.wheel.disarm(this.closeDeadline);
-    if (this.timerDeadline) this.wheel.disarm(this.timerDeadline);
+    if (this.closeDeadline) this.settings.wheel.disarm(this.closeDeadline);
+    if (this.timerDeadline) this.settings.wheel.disarm(this.timerDeadline);
     if (error && !this.core.error && !this.localError) {
       this.localError = new WebSocketError('WS_TRANSPORT', error.message, { cause: error });
       this.emit('error', this.localError);
@@ -881,7 +858,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     }
     this.queue ??= [];
     this.queue.push(message);
-    if (this.queue.length >= this.maxQueuedMessages) this.flow.pauseReading(ReadPause.INBOX);
+    if (this.queue.length >= this.settings.maxQueuedMessages) this.flow.pauseReading(ReadPause.INBOX);
   }
 
   /** Hands held messages to `message` listeners added after they arrived. */
@@ -896,7 +873,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   }
 
   private resumeIfDrained(): void {
-    if ((this.queue?.length ?? 0) <= this.maxQueuedMessages >> 1) this.flow.resumeReading(ReadPause.INBOX);
+    if ((this.queue?.length ?? 0) <= this.settings.maxQueuedMessages >> 1)
+      this.flow.resumeReading(ReadPause.INBOX);
   }
 
   private releaseWaiters(): void {
@@ -911,13 +889,16 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   private admit(size: number): boolean {
     const buffered = this.bufferedAmount;
-    if (buffered + size <= this.maxBufferedAmount || buffered === 0) return true;
-    if (this.dropOnBackpressure) return false;
+    if (buffered + size <= this.settings.maxBufferedAmount || buffered === 0) return true;
+    if (this.settings.dropOnBackpressure) return false;
     this.flow.discardQueued();
     this.failConnection(
       CloseCode.POLICY_VIOLATION,
       'send buffer limit exceeded',
-      new WebSocketError('WS_BACKPRESSURE_LIMIT', `send buffer over ${this.maxBufferedAmount} bytes`),
+      new WebSocketError(
+        'WS_BACKPRESSURE_LIMIT',
+        `send buffer over ${this.settings.maxBufferedAmount} bytes`,
+      ),
     );
     return false;
   }
@@ -932,7 +913,7 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   }
 
   private levelAfterSend(): SendResult {
-    if (this.bufferedAmount <= this.highWaterMark) return 'sent';
+    if (this.bufferedAmount <= this.settings.highWaterMark) return 'sent';
     this.wantDrain();
     return 'buffered';
   }
@@ -956,46 +937,47 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
       this.localError = new WebSocketError('WS_CLOSE_TIMEOUT', 'closing handshake timed out');
       this.flow.destroy();
     });
-    this.wheel.arm(this.closeDeadline, this.closeTimeoutMs);
+    this.settings.wheel.arm(this.closeDeadline, this.settings.closeTimeoutMs);
   }
 
   /** One deadline covers heartbeat and idle timeout: it re-arms for whichever is next. */
   private armTimers(): void {
     const delay = this.nextTimerDelay();
     if (delay === undefined) return;
-    this.timerDeadline ??= new Deadline(() => this.onTimer());
-    this.wheel.arm(this.timerDeadline, delay);
+    this.timerDeadline ??= new ConnectionTimer(this);
+    this.settings.wheel.arm(this.timerDeadline, delay);
   }
 
   private nextTimerDelay(): number | undefined {
-    const now = this.wheel.now;
+    const now = this.settings.wheel.now;
     let delay: number | undefined;
-    if (this.heartbeat) {
-      const due = this.pingOutstanding ? this.heartbeat.timeout : this.heartbeat.interval;
+    if (this.settings.heartbeat) {
+      const due = this.pingOutstanding ? this.settings.heartbeat.timeout : this.settings.heartbeat.interval;
       delay = Math.max(0, this.lastHeard + due - now);
     }
-    if (this.idleTimeoutMs > 0) {
-      const idleDelay = Math.max(0, this.lastMessage + this.idleTimeoutMs - now);
+    if (this.settings.idleTimeoutMs > 0) {
+      const idleDelay = Math.max(0, this.lastMessage + this.settings.idleTimeoutMs - now);
       delay = delay === undefined ? idleDelay : Math.min(delay, idleDelay);
     }
     return delay;
   }
 
-  private onTimer(): void {
+  /** @internal The heartbeat / idle deadline is due. */
+  onTimer(): void {
     if (this.state !== ReadyState.OPEN) return;
-    const now = this.wheel.now;
-    if (this.idleTimeoutMs > 0 && now - this.lastMessage >= this.idleTimeoutMs) {
+    const now = this.settings.wheel.now;
+    if (this.settings.idleTimeoutMs > 0 && now - this.lastMessage >= this.settings.idleTimeoutMs) {
       this.close(CloseCode.GOING_AWAY, 'idle timeout');
       return;
     }
-    if (this.heartbeat) {
-      if (this.pingOutstanding && now - this.lastHeard >= this.heartbeat.timeout) {
+    if (this.settings.heartbeat) {
+      if (this.pingOutstanding && now - this.lastHeard >= this.settings.heartbeat.timeout) {
         this.localError = new WebSocketError('WS_HEARTBEAT_TIMEOUT', 'no answer to heartbeat ping');
         this.emit('error', this.localError);
         this.terminate();
         return;
       }
-      if (!this.pingOutstanding && now - this.lastHeard >= this.heartbeat.interval) {
+      if (!this.pingOutstanding && now - this.lastHeard >= this.settings.heartbeat.interval) {
         this.pingOutstanding = true;
         this.lastHeard = now;
         this.core.sendPing();
@@ -1033,4 +1015,67 @@ function nonNegative(name: string, value: number): number {
     throw new RangeError(`${name} must be a non-negative number, got ${String(value)}`);
   }
   return value;
+}
+
+/** A connection's options, resolved and checked. */
+interface ConnectionSettings {
+  readonly wheel: TimerWheel;
+  readonly highWaterMark: number;
+  readonly maxBufferedAmount: number;
+  readonly dropOnBackpressure: boolean;
+  readonly closeTimeoutMs: number;
+  readonly heartbeat: { readonly interval: number; readonly timeout: number } | undefined;
+  readonly idleTimeoutMs: number;
+  readonly maxQueuedMessages: number;
+}
+
+/** Per options object (a server passes the same one for all its connections), per side. */
+const resolvedSettings = new WeakMap<
+  ConnectionOptions,
+  { server?: ConnectionSettings; client?: ConnectionSettings }
+>();
+
+function settingsFor(options: ConnectionOptions, side: Side): ConnectionSettings {
+  let entry = resolvedSettings.get(options);
+  if (entry === undefined) {
+    entry = {};
+    resolvedSettings.set(options, entry);
+  }
+  const known = entry[side];
+  if (known !== undefined) return known;
+  const heartbeat = options.heartbeat ?? (side === 'server' ? DEFAULT_SERVER_HEARTBEAT : undefined);
+  let resolvedHeartbeat: ConnectionSettings['heartbeat'];
+  if (heartbeat) {
+    const interval = nonNegative('heartbeat.interval', heartbeat.interval);
+    resolvedHeartbeat = {
+      interval,
+      timeout: nonNegative('heartbeat.timeout', heartbeat.timeout ?? interval),
+    };
+  }
+  const settings: ConnectionSettings = {
+    wheel: options.timerWheel ?? sharedTimerWheel(),
+    highWaterMark: nonNegative('highWaterMark', options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK),
+    maxBufferedAmount: nonNegative('maxBufferedAmount', options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED),
+    dropOnBackpressure: options.backpressurePolicy === 'drop',
+    closeTimeoutMs: nonNegative('closeTimeout', options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT),
+    heartbeat: resolvedHeartbeat,
+    idleTimeoutMs: nonNegative('idleTimeout', options.idleTimeout ?? 0),
+    maxQueuedMessages: nonNegative(
+      'maxQueuedMessages',
+      options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
+    ),
+  };
+  entry[side] = settings;
+  return settings;
+}
+
+/** The heartbeat and idle-timeout deadline of a connection, without a closure per connection. */
+class ConnectionTimer extends Deadline {
+  constructor(private readonly connection: WebSocketConnection<unknown>) {
+    super();
+  }
+
+  override fire(): void {
+    this.connection.onTimer();
+  }
 }

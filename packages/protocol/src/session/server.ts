@@ -22,7 +22,7 @@ import { Emitter } from './emitter.ts';
 import { type FlowReceiver, ReadPause, TransportFlow } from './flow.ts';
 import { HttpRequest, UpgradeRequest } from './request.ts';
 import { Deadline, sharedTimerWheel } from './timer-wheel.ts';
-import { type PublishOptions, TopicRegistry } from './topics.ts';
+import { type PublishOptions, type TopicMember, TopicRegistry } from './topics.ts';
 import type { PendingTransport } from './transport.ts';
 
 /** Accept the connection, optionally choosing a subprotocol, adding response headers and attaching data. */
@@ -233,15 +233,16 @@ export class WebSocketServer<Data = unknown> extends Emitter<ServerEventMap<Data
 
   /** @internal Registers a freshly accepted connection. */
   adopt(ws: WebSocketConnection<Data>, request: UpgradeRequest): void {
-    ws.owner = {
-      onClosed: (closed) => {
-        this.clients.delete(closed as WebSocketConnection<Data>);
-        this.topicRegistry.unsubscribeAll(closed);
-      },
-      topics: this.topicRegistry,
-    };
+    // The server itself is every connection's owner: nothing allocated per connection.
+    ws.owner = this;
     this.clients.add(ws);
     this.emit('connection', ws, request);
+  }
+
+  /** @internal A connection of this server closed. */
+  onClosed(closed: TopicMember): void {
+    this.clients.delete(closed as WebSocketConnection<Data>);
+    this.topicRegistry.unsubscribeAll(closed);
   }
 
   /** @internal */
@@ -464,13 +465,17 @@ class HandshakeStage<Data> implements FlowReceiver {
     this.flow.write([response]);
     this.flow.end();
     this.flow.resumeReading(ReadPause.HANDSHAKE);
-    this.deadline.fire = () => this.flow.destroy();
+    // The same deadline, now for the grace period (see onTimeout).
     sharedTimerWheel().arm(this.deadline, REFUSE_GRACE_MS);
     return undefined;
   }
 
   private onTimeout(): void {
-    if (this.finished) return;
+    // Refused already: the grace period for the peer to close is over.
+    if (this.finished) {
+      this.flow.destroy();
+      return;
+    }
     this.refuse(buildRejectResponse(408, { body: 'handshake timed out\n' }));
   }
 

@@ -7,13 +7,21 @@
  * disarming are O(1) set operations, and deadlines fire up to one tick late.
  */
 
-/** Something the wheel can fire. Owners keep one and re-arm it; nothing is allocated per arm. */
+/**
+ * Something the wheel can fire. Owners keep one and re-arm it; nothing is allocated per
+ * arm. Give it a callback, or extend it and override {@link fire} (no closure per owner).
+ */
 export class Deadline {
   /** @internal slot index while armed, -1 when not. */
   slot = -1;
   /** @internal full wheel turns left before firing. */
   rounds = 0;
-  constructor(public fire: () => void) {}
+  constructor(private readonly callback?: () => void) {}
+
+  /** Called by the wheel when the deadline is due. */
+  fire(): void {
+    this.callback?.();
+  }
 
   /** Whether the deadline is armed. */
   get armed(): boolean {

@@ -65,6 +65,14 @@ export const HOSTILE_BOUNDS = {
   probeDuringFloodMs: 2000,
 } as const;
 
+/**
+ * Deno's allocator keeps what a burst of inflating freed: after the bombs its JS heap and
+ * external memory are back at baseline but RSS stays near the peak (reused by the next
+ * burst, not grown by it). So on Deno the bombs test bounds what stays, at about two
+ * inflates at the examples' 64 MiB message cap, instead of asking for the baseline.
+ */
+const DENO_BOMBS_RETURN_MARGIN = 160 * MiB;
+
 /** Past this growth the attacker is killed: a runaway server must not take the machine down. */
 const RSS_CAP = 3 * 1024 * MiB;
 /** Per test, for the runners that time tests out (Deno's does not: every step below is bounded). */
@@ -84,6 +92,8 @@ interface AttackPlan {
   readonly probeDuring?: boolean;
   /** How long the attack may take before its attacker is killed. */
   readonly timeoutMs: number;
+  /** How far above baseline RSS may stay afterwards; default {@link HOSTILE_BOUNDS.returnMargin}. */
+  readonly returnMargin?: number;
 }
 
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
@@ -102,13 +112,13 @@ function measure(runtime: Runtime, plan: AttackPlan): Promise<Measured> {
     probeDuring: plan.probeDuring,
     timeoutMs: plan.timeoutMs,
     rssCap: RSS_CAP,
-    returnMargin: HOSTILE_BOUNDS.returnMargin,
+    returnMargin: plan.returnMargin ?? HOSTILE_BOUNDS.returnMargin,
     returnWaitMs: HOSTILE_BOUNDS.returnWaitMs,
   });
 }
 
 /** The checks every attack gets: alive, a fresh client served after it, RSS back near baseline. */
-function commonProblems(m: Measured): string[] {
+function commonProblems(m: Measured, returnMargin: number = HOSTILE_BOUNDS.returnMargin): string[] {
   const problems: string[] = [];
   if (m.capped) problems.push(`RSS grew past ${mib(RSS_CAP)}: attacker killed`);
   else if (m.result.error !== undefined) problems.push(`attacker: ${m.result.error}`);
@@ -122,7 +132,7 @@ function commonProblems(m: Measured): string[] {
   }
   if (m.settled !== undefined && !m.settled.reached) {
     problems.push(
-      `RSS still ${mib(m.settled.growth)} above baseline ${m.settled.afterMs} ms after the attack (margin ${mib(HOSTILE_BOUNDS.returnMargin)})`,
+      `RSS still ${mib(m.settled.growth)} above baseline ${m.settled.afterMs} ms after the attack (margin ${mib(returnMargin)})`,
     );
   }
   return problems;
@@ -313,13 +323,18 @@ export function defineHostileSuite(options: HostileSuiteOptions): void {
     it(
       `${BOMBS.connections} parallel decompression bombs: each failed with 1009, peak RSS growth under ${mib(HOSTILE_BOUNDS.bombsPeakGrowth)}`,
       async () => {
+        const returnMargin = runtime === 'deno' ? DENO_BOMBS_RETURN_MARGIN : HOSTILE_BOUNDS.returnMargin;
         const m = await measure(runtime, {
           attack: 'bombs',
           params: { ...BOMBS, timeoutMs: 20_000 },
           deflate: true,
           timeoutMs: 60_000,
+          returnMargin,
         });
-        const problems = [...commonProblems(m), ...peakProblem(m, HOSTILE_BOUNDS.bombsPeakGrowth)];
+        const problems = [
+          ...commonProblems(m, returnMargin),
+          ...peakProblem(m, HOSTILE_BOUNDS.bombsPeakGrowth),
+        ];
         const codes = m.result.observed?.closeCodes ?? {};
         if ((codes['1009'] ?? 0) !== BOMBS.connections) {
           problems.push(`close codes ${JSON.stringify(codes)}, not 1009 for all ${BOMBS.connections}`);
