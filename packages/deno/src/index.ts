@@ -13,6 +13,8 @@ export {
   type HeartbeatOptions,
   HttpRequest,
   type HttpResponse,
+  type OriginAllowlistOptions,
+  originAllowlist,
   type PublishOptions,
   ReadyState,
   type SendData,

@@ -12,6 +12,8 @@ export {
   type HeartbeatOptions,
   HttpRequest,
   type HttpResponse,
+  type OriginAllowlistOptions,
+  originAllowlist,
   type PublishOptions,
   ReadyState,
   type SendData,

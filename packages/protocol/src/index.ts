@@ -42,6 +42,7 @@ export {
 export { type SendData, toBytes } from './session/data.ts';
 export { Emitter, type EventMap } from './session/emitter.ts';
 export { type FlowReceiver, ReadPause, TransportFlow } from './session/flow.ts';
+export { type OriginAllowlistOptions, originAllowlist } from './session/origin.ts';
 export * from './session/reconnecting.ts';
 export { HttpRequest, type RequestOrigin, UpgradeRequest } from './session/request.ts';
 export {

@@ -63,6 +63,13 @@ export type UpgradeDecision<Data> = UpgradeAccept<Data> | UpgradeReject | undefi
 export interface ServerOptions<Data = unknown> extends ConnectionOptions {
   /** Only accept upgrades whose path (without query) is exactly this; others get 404. */
   readonly path?: string;
+  /**
+   * Which pages may connect (cross-site WebSocket hijacking): a predicate on the
+   * request's `Origin` header (undefined when absent), such as
+   * {@link originAllowlist}`(['https://example.com'])`. A request it refuses gets 403
+   * before the `upgrade` hook runs. Default: any origin.
+   */
+  readonly allowedOrigins?: (origin: string | undefined, request: UpgradeRequest) => boolean;
   /** Subprotocols this server speaks, in order of preference; the first the client also offered wins. */
   readonly protocols?: readonly string[];
   /** Picks the subprotocol from those offered (after `protocols`, if it chose nothing). */
@@ -349,6 +356,9 @@ class HandshakeStage<Data> implements FlowReceiver {
     if (options.path !== undefined && request.path !== options.path) {
       return this.refuse(buildRejectResponse(404, { body: 'no WebSocket endpoint here\n' }));
     }
+    if (options.allowedOrigins !== undefined && !allowsOrigin(options.allowedOrigins, request, server)) {
+      return this.refuse(buildRejectResponse(403, { body: 'origin not allowed\n' }));
+    }
     if (options.maxConnections !== undefined && server.clients.size >= options.maxConnections) {
       return this.refuse(buildRejectResponse(503, { body: 'too many connections\n' }));
     }
@@ -511,4 +521,18 @@ function selectProtocol<Data>(options: ServerOptions<Data>, request: UpgradeRequ
   const preferred = options.protocols?.find((p) => request.protocols.includes(p));
   if (preferred !== undefined) return preferred;
   return options.handleProtocols?.(request.protocols, request);
+}
+
+/** The `allowedOrigins` check; a predicate that throws refuses (and is reported). */
+function allowsOrigin<Data>(
+  allowed: NonNullable<ServerOptions<Data>['allowedOrigins']>,
+  request: UpgradeRequest,
+  server: WebSocketServer<Data>,
+): boolean {
+  try {
+    return allowed(request.origin, request) === true;
+  } catch (error) {
+    server.reportError(error);
+    return false;
+  }
 }

@@ -17,6 +17,7 @@ import {
   type ClientOptions,
   encodeFrameBytes,
   Opcode,
+  originAllowlist,
   type ServerOptions,
   type UpgradeRequest,
   type WebSocketConnection,
@@ -500,6 +501,26 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       expect(response.endsWith('go away')).toBe(true);
       const ok = await dial(url, { origin: 'http://good.test' });
       expect(ok.readyState).toBe(1);
+    });
+
+    it('allowedOrigins refuses other origins with 403 before the upgrade hook runs', async () => {
+      let hookCalls = 0;
+      const { url } = await start({
+        allowedOrigins: originAllowlist(['http://good.test', 'https://*.good.test']),
+        upgrade: () => {
+          hookCalls++;
+        },
+      });
+      for (const origin of ['http://evil.test', 'http://good.test.evil.test', 'null']) {
+        const error = await adapter.connect(url, { origin }).catch((e: unknown) => e);
+        expect(error).toMatchObject({ name: 'WebSocketHandshakeError', status: 403 });
+      }
+      expect(hookCalls).toBe(0);
+      expect((await dial(url, { origin: 'http://good.test' })).readyState).toBe(1);
+      expect((await dial(url, { origin: 'https://app.good.test' })).readyState).toBe(1);
+      // Not a browser: no Origin at all is allowed by default.
+      expect((await dial(url)).readyState).toBe(1);
+      expect(hookCalls).toBe(3);
     });
 
     it('a throwing upgrade hook answers 500 and reports the error, without crashing', async () => {
