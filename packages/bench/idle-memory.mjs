@@ -42,7 +42,6 @@ import {
   memoryOf,
   positive,
   printHelp,
-  sleep,
   usage,
 } from './lib/measure.mjs';
 import {
@@ -53,6 +52,7 @@ import {
   runtimeVersion,
   SERVERS,
   serverKeys,
+  settledRss,
   startServer,
 } from './lib/servers.mjs';
 
@@ -100,38 +100,17 @@ async function closeClients(client) {
 }
 
 /**
- * Waits until the server's RSS has moved by less than 1 % (and 512 KiB) over 2 s and it used
- * under 10 % of a CPU meanwhile, or `SETTLE` seconds; resolves with the RSS and how it went.
+ * Two readings of the server's RSS: once settled, then after full GCs and settled again, with its
+ * JS heap then.
  */
-async function settled(pid) {
-  const t0 = performance.now();
-  const samples = [];
-  for (;;) {
-    const now = { rss: memoryOf(pid)?.rss, cpu: cpuSeconds(pid), t: performance.now() };
-    samples.push(now);
-    const first = samples.findLastIndex((s) => s.t <= now.t - 2000);
-    if (first !== -1) {
-      const window = samples.slice(first);
-      const moved = Math.max(...window.map((s) => s.rss)) - Math.min(...window.map((s) => s.rss));
-      const busy = (now.cpu - window[0].cpu) / ((now.t - window[0].t) / 1000);
-      if (moved < Math.min(0.01 * now.rss, 512 * 1024) && busy < 0.1) {
-        return { rss: now.rss, seconds: (now.t - t0) / 1000, settled: true };
-      }
-    }
-    if (now.t - t0 > SETTLE * 1000) return { rss: now.rss, seconds: (now.t - t0) / 1000, settled: false };
-    await sleep(250);
-  }
-}
-
-/** Two readings of the server's RSS: once settled, then after full GCs (SIGUSR2) and settled again. */
-async function readings(pid) {
-  const plain = await settled(pid);
-  process.kill(pid, 'SIGUSR2');
-  await sleep(500);
-  const gc = await settled(pid);
+async function readings(server) {
+  const plain = await settledRss(server.pid, SETTLE);
+  const heap = await server.collect();
+  const gc = await settledRss(server.pid, SETTLE);
   return {
     plain: plain.rss,
     gc: gc.rss,
+    heap: heap.heapUsed,
     settled: plain.settled && gc.settled,
     seconds: plain.seconds + gc.seconds,
   };
@@ -143,12 +122,12 @@ async function oneRound(key) {
   try {
     const warm = await openClients(server.port, 50, deflate);
     await closeClients(warm.client);
-    const before = await readings(server.pid);
+    const before = await readings(server);
     const fdsBefore = fdCount(server.pid);
 
     const { client, open } = await openClients(server.port, N, deflate);
     if (open.connections !== N) throw new Error(`${server.label}: ${open.connections} of ${N} open`);
-    const after = await readings(server.pid);
+    const after = await readings(server);
     const fdsAfter = fdCount(server.pid);
     client.stdin.write('status\n');
     const status = payloadOf(await client.lines.next(/^status /, 10_000));
@@ -165,6 +144,7 @@ async function oneRound(key) {
       peak,
       perConnection: (after.gc - before.gc) / N,
       perConnectionNoGc: (after.plain - before.plain) / N,
+      heapPerConnection: (after.heap - before.heap) / N,
       settled: before.settled && after.settled,
       settleSeconds: after.seconds,
       fdsBefore,
@@ -219,6 +199,7 @@ const summary = Object.fromEntries(
         minKib: Math.min(...per) / 1024,
         maxKib: Math.max(...per) / 1024,
         kibNoGc: median(rs.map((r) => r.perConnectionNoGc)) / 1024,
+        heapKib: median(rs.map((r) => r.heapPerConnection)) / 1024,
         before: median(rs.map((r) => r.before.gc)),
         after: median(rs.map((r) => r.after.gc)),
         fds: median(rs.map((r) => r.fdsAfter - r.fdsBefore)),
@@ -245,15 +226,15 @@ const out = [];
 out.push(`### Idle memory per WebSocket connection: ${fmt(N)} connections`);
 out.push('');
 out.push(
-  '| server | KiB per connection | min – max | vs ws on Node | vs own runtime’s server | KiB per connection, no forced GC | vs ws on Node | vs own runtime’s server | RSS before → with N (MiB) | server fds added | all open in (client CPU) |',
+  '| server | KiB per connection | min – max | vs ws on Node | vs own runtime’s server | of which JS heap | KiB per connection, no forced GC | vs ws on Node | vs own runtime’s server | RSS before → with N (MiB) | server fds added | all open in (client CPU) |',
 );
-out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const key of keys) {
   const s = summary[key];
   const native = SERVERS[key].ours && key !== 'node' ? nativeOf[key] : undefined;
   const label = `${SERVERS[key].ours ? `**${s.label}**` : s.label}${s.deflate ? ` (deflate negotiated on ${fmt(s.deflate)})` : ''}`;
   out.push(
-    `| ${label} | ${s.kib.toFixed(2)} | ${s.minKib.toFixed(2)} – ${s.maxKib.toFixed(2)} | ${ratio(key, 'ws')} | ${native ? ratio(key, native) : ''} | ${s.kibNoGc.toFixed(2)} | ${ratio(key, 'ws', 'kibNoGc')} | ${native ? ratio(key, native, 'kibNoGc') : ''} | ${(s.before / MiB).toFixed(1)} → ${(s.after / MiB).toFixed(1)} | ${fmt(s.fds)} | ${s.openSeconds.toFixed(1)} s (${s.loadCpuSeconds.toFixed(1)} s) |`,
+    `| ${label} | ${s.kib.toFixed(2)} | ${s.minKib.toFixed(2)} – ${s.maxKib.toFixed(2)} | ${ratio(key, 'ws')} | ${native ? ratio(key, native) : ''} | ${s.heapKib.toFixed(2)} | ${s.kibNoGc.toFixed(2)} | ${ratio(key, 'ws', 'kibNoGc')} | ${native ? ratio(key, native, 'kibNoGc') : ''} | ${(s.before / MiB).toFixed(1)} → ${(s.after / MiB).toFixed(1)} | ${fmt(s.fds)} | ${s.openSeconds.toFixed(1)} s (${s.loadCpuSeconds.toFixed(1)} s) |`,
   );
 }
 out.push('');
@@ -263,6 +244,7 @@ out.push(
     'Per connection = (server VmRSS with N idle connections − VmRSS before them, after a 50-connection warm-up) / N. ' +
     `Each reading is taken once the server has settled (RSS steady within 1 % over 2 s, under 10 % CPU; at most ${SETTLE} s) ` +
     'and, for the main columns, again after full GCs in the server (lib/gc-on-signal.mjs preloaded, SIGUSR2) and settling; ' +
+    '"of which JS heap" is the growth of the heap used after those GCs (process.memoryUsage or Deno.memoryUsage), per connection; ' +
     'RSS as the system sees it either way (a runtime may hand memory back later, or never). ' +
     'Client: idle-client.mjs, raw node:net sockets doing the handshake (offering permessage-deflate) and then nothing; ' +
     `${runtimes.join(', ')}; ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), ` +

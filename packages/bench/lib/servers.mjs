@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { ROOT, spawnOn, usage } from './measure.mjs';
+import { cpuSeconds, memoryOf, ROOT, sleep, spawnOn, usage } from './measure.mjs';
 
 /** Whether `file` is an ELF executable (not a wrapper script). */
 function isElf(file) {
@@ -236,8 +236,8 @@ export const payloadOf = (line) => JSON.parse(line.slice(line.indexOf(' ') + 1))
 
 /**
  * Starts server `key`'s `kind` script on `cpu` with PORT=0; resolves once it prints
- * `listening on <port>` with `{ key, label, child, pid, port, stop() }` (with `gc`, SIGUSR2 runs
- * full GCs in it). `stop()` sends SIGTERM and resolves with how it ended (`clean` when it exited 0
+ * `listening on <port>` with `{ key, label, child, pid, port, stop(), collect() }` (with `gc`,
+ * `collect()` runs full GCs in it and resolves with its JS heap figures). `stop()` sends SIGTERM and resolves with how it ended (`clean` when it exited 0
  * within 5 s; SIGKILL after that).
  */
 export async function startServer(track, key, kind, { cpu, env = {}, gc = false } = {}) {
@@ -258,6 +258,12 @@ export async function startServer(track, key, kind, { cpu, env = {}, gc = false 
       });
       child.kill('SIGTERM');
     });
+  /** Full GCs in the server (needs `gc`); resolves with its `{ heapUsed, heapTotal, external }`. */
+  const collect = async () => {
+    const reply = child.lines.next(/^gc \{/, 10_000);
+    child.kill('SIGUSR2');
+    return payloadOf(await reply);
+  };
   return {
     key,
     label: server.label,
@@ -265,6 +271,7 @@ export async function startServer(track, key, kind, { cpu, env = {}, gc = false 
     pid: child.pid,
     port: Number(/listening on (\d+)/.exec(line)[1]),
     stop,
+    collect,
   };
 }
 
@@ -274,5 +281,29 @@ export function fdCount(pid) {
     return readdirSync(`/proc/${pid}/fd`).length;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Waits until process `pid`'s RSS has moved by less than 1 % (and 512 KiB) over 2 s and it used
+ * under 10 % of a CPU meanwhile, or `maxSeconds`; resolves with `{ rss, seconds, settled }`.
+ */
+export async function settledRss(pid, maxSeconds) {
+  const t0 = performance.now();
+  const samples = [];
+  for (;;) {
+    const now = { rss: memoryOf(pid)?.rss, cpu: cpuSeconds(pid), t: performance.now() };
+    samples.push(now);
+    const first = samples.findLastIndex((s) => s.t <= now.t - 2000);
+    if (first !== -1) {
+      const window = samples.slice(first);
+      const moved = Math.max(...window.map((s) => s.rss)) - Math.min(...window.map((s) => s.rss));
+      const busy = (now.cpu - window[0].cpu) / ((now.t - window[0].t) / 1000);
+      if (moved < Math.min(0.01 * now.rss, 512 * 1024) && busy < 0.1) {
+        return { rss: now.rss, seconds: (now.t - t0) / 1000, settled: true };
+      }
+    }
+    if (now.t - t0 > maxSeconds * 1000) return { rss: now.rss, seconds: (now.t - t0) / 1000, settled: false };
+    await sleep(250);
   }
 }
