@@ -203,6 +203,7 @@ const summary = Object.fromEntries(
         before: median(rs.map((r) => r.before.gc)),
         after: median(rs.map((r) => r.after.gc)),
         fds: median(rs.map((r) => r.fdsAfter - r.fdsBefore)),
+        clientFds: median(rs.map((r) => r.clientFds)),
         openSeconds: median(rs.map((r) => r.openSeconds)),
         loadCpuSeconds: median(rs.map((r) => r.loadCpuSeconds ?? 0)),
         deflate: median(rs.map((r) => r.deflate)),
@@ -226,7 +227,7 @@ const out = [];
 out.push(`### Idle memory per WebSocket connection: ${fmt(N)} connections`);
 out.push('');
 out.push(
-  '| server | KiB per connection | min – max | vs ws on Node | vs own runtime’s server | of which JS heap | KiB per connection, no forced GC | vs ws on Node | vs own runtime’s server | RSS before → with N (MiB) | server fds added | all open in (client CPU) |',
+  '| server | KiB per connection | min – max | vs ws on Node | vs own runtime’s server | of which JS heap | KiB per connection, no forced GC | vs ws on Node | vs own runtime’s server | RSS before → with N (MiB) | descriptors: server added / client | all open in (client CPU) |',
 );
 out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const key of keys) {
@@ -234,7 +235,7 @@ for (const key of keys) {
   const native = SERVERS[key].ours && key !== 'node' ? nativeOf[key] : undefined;
   const label = `${SERVERS[key].ours ? `**${s.label}**` : s.label}${s.deflate ? ` (deflate negotiated on ${fmt(s.deflate)})` : ''}`;
   out.push(
-    `| ${label} | ${s.kib.toFixed(2)} | ${s.minKib.toFixed(2)} – ${s.maxKib.toFixed(2)} | ${ratio(key, 'ws')} | ${native ? ratio(key, native) : ''} | ${s.heapKib.toFixed(2)} | ${s.kibNoGc.toFixed(2)} | ${ratio(key, 'ws', 'kibNoGc')} | ${native ? ratio(key, native, 'kibNoGc') : ''} | ${(s.before / MiB).toFixed(1)} → ${(s.after / MiB).toFixed(1)} | ${fmt(s.fds)} | ${s.openSeconds.toFixed(1)} s (${s.loadCpuSeconds.toFixed(1)} s) |`,
+    `| ${label} | ${s.kib.toFixed(2)} | ${s.minKib.toFixed(2)} – ${s.maxKib.toFixed(2)} | ${ratio(key, 'ws')} | ${native ? ratio(key, native) : ''} | ${s.heapKib.toFixed(2)} | ${s.kibNoGc.toFixed(2)} | ${ratio(key, 'ws', 'kibNoGc')} | ${native ? ratio(key, native, 'kibNoGc') : ''} | ${(s.before / MiB).toFixed(1)} → ${(s.after / MiB).toFixed(1)} | ${fmt(s.fds)} / ${fmt(s.clientFds)} | ${s.openSeconds.toFixed(1)} s (${s.loadCpuSeconds.toFixed(1)} s) |`,
   );
 }
 out.push('');

@@ -4,12 +4,13 @@
 //
 //   node packages/bench/soak-load.mjs --port PORT [--connections 10000] [--duration 300]
 //        [--replace-every 10] [--replace-fraction 0.25] [--interval 1000] [--size 16] [--ping]
+//        [--close-timeout 10]
 //
 // Raw node:net sockets (lib/raw-ws.mjs): one prebuilt masked frame written as is, replies counted
 // from frame headers. One 50 ms timer sends for the whole process, to a rotating slice of the
 // open connections, so each sends once per interval. Replacing: a random --replace-fraction of
 // the open connections send a close frame (after their last message), wait for the server's close
-// (5 s at most) and check that every message they sent was answered before it; as many new ones
+// (--close-timeout seconds at most, then counted and dropped) and check that every message they sent was answered before it; as many new ones
 // open meanwhile, at most 256 handshakes at a time. After --duration seconds all close the same
 // way. Prints on stdout:
 //   open {"connections", "seconds"}            the first N are open (the clock starts)
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '1000' },
     size: { type: 'string', default: '16' },
     ping: { type: 'boolean', default: false },
+    'close-timeout': { type: 'string', default: '10' },
   },
 });
 const port = Number(values.port);
@@ -40,7 +42,11 @@ const duration = Number(values.duration);
 const replaceEvery = Number(values['replace-every']);
 const fraction = Number(values['replace-fraction']);
 const interval = Number(values.interval);
-if (![port, N, duration, replaceEvery, interval].every((x) => x > 0) || !(fraction >= 0 && fraction <= 1)) {
+const closeTimeout = Number(values['close-timeout']);
+if (
+  ![port, N, duration, replaceEvery, interval, closeTimeout].every((x) => x > 0) ||
+  !(fraction >= 0 && fraction <= 1)
+) {
   console.error('soak-load: bad flags');
   process.exit(2);
 }
@@ -122,9 +128,9 @@ function closeOne(conn) {
     conn.closing = true;
     const timer = setTimeout(() => {
       totals.closeTimeouts++;
-      error('no close from the server within 5 s');
+      error(`no close from the server within ${closeTimeout} s`);
       conn.socket.destroy();
-    }, 5000);
+    }, closeTimeout * 1000);
     conn.onClosed = () => {
       clearTimeout(timer);
       // Replies come before the server's close frame, so all must be in by now.

@@ -13,6 +13,7 @@
 //   --interval MS           each connection sends one message every MS milliseconds (default 1000)
 //   --size N                text message size in bytes (default 16)
 //   --ping                  send pings (answered by pongs) instead of text messages (echoed)
+//   --close-timeout S       seconds a closing connection waits for the server's close (default 10)
 //   --warmup S              seconds after all open before the steady part starts (default 60)
 //   --settle S              seconds to keep sampling after all closed (default 10)
 //   --json FILE             write every run (config, RSS series, summary, generator totals) as JSON
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '1000' },
     size: { type: 'string', default: '16' },
     ping: { type: 'boolean', default: false },
+    'close-timeout': { type: 'string', default: '10' },
     warmup: { type: 'string', default: '60' },
     settle: { type: 'string', default: '10' },
     json: { type: 'string' },
@@ -80,6 +82,7 @@ const config = {
   interval: positive(values, 'interval', false),
   size: positive(values, 'size', true),
   ping: values.ping,
+  closeTimeout: positive(values, 'close-timeout', false),
   warmup: Number(values.warmup),
   settle: positive(values, 'settle', false),
 };

@@ -18,6 +18,7 @@ export const SOAK_DEFAULTS = {
   interval: 1000,
   size: 16,
   ping: false,
+  closeTimeout: 10,
   warmup: 60,
   settle: 10,
 };
@@ -71,6 +72,8 @@ export async function runSoak(key, options) {
       String(o.interval),
       '--size',
       String(o.size),
+      '--close-timeout',
+      String(o.closeTimeout),
       ...(o.ping ? ['--ping'] : []),
     ];
     generator = launch(track, o.loadCpu, NODE, args);
