@@ -461,7 +461,8 @@ export class FrameParser {
   private readonly allowedRsv: number;
 
   /** Received chunks not yet fully read; `chunks[chunkIndex]` always has unread bytes. */
-  private chunks: Uint8Array[] = [];
+  /** Pushed chunks not yet read, from `chunkIndex` on; a shared empty array while there are none. */
+  private chunks: Uint8Array[] = NO_CHUNKS;
   private chunkIndex = 0;
   private position = 0;
   private unread = 0;
@@ -509,7 +510,8 @@ export class FrameParser {
   /** Appends a received chunk, without copying it. Takes ownership: see the class notes. */
   push(chunk: Uint8Array): void {
     if (this.failure !== undefined || chunk.length === 0) return;
-    this.chunks.push(chunk);
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
     this.unread += chunk.length;
   }
 
@@ -536,7 +538,8 @@ export class FrameParser {
     this.position = 0;
     const next = this.chunkIndex + 1;
     if (next === this.chunks.length) {
-      this.chunks.length = 0;
+      // All read: an idle parser holds no array.
+      this.chunks = NO_CHUNKS;
       this.chunkIndex = 0;
     } else {
       this.chunks[this.chunkIndex] = EMPTY; // let the consumed chunk be collected
@@ -550,7 +553,7 @@ export class FrameParser {
     const error = new ProtocolError(code, closeCode, message);
     this.failure = error;
     this.stage = READING_HEADER;
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
     this.unread = 0;
     throw error;
   }
@@ -780,6 +783,9 @@ export class FrameParser {
     return buffer;
   }
 }
+
+/** Never written: the parser's `chunks` while it holds none. */
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 /** Shared by every parser: a key is copied in right before each (synchronous) use. */
 const KEY_BYTES = new Uint8Array(4);

@@ -27,6 +27,7 @@ export {
   WebSocketHandshakeError,
 } from './session/client.ts';
 export {
+  type ConnectionClosed,
   type ConnectionEventMap,
   type ConnectionInfo,
   type ConnectionOptions,
@@ -55,7 +56,7 @@ export {
   type UpgradeReject,
   WebSocketServer,
 } from './session/server.ts';
-export { Deadline, sharedTimerWheel, TimerWheel } from './session/timer-wheel.ts';
+export { Deadline, sharedTimerWheel, type TimerEntry, TimerWheel } from './session/timer-wheel.ts';
 export { type PublishOptions, TopicRegistry } from './session/topics.ts';
 export type {
   Dialer,

@@ -131,23 +131,19 @@ export class Protocol {
   private messageAnnounced = 0;
   private messageBuffer: Uint8Array = EMPTY;
   private messageUsed = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** Validates text that arrives in pieces; created for the first such message. */
+  private utf8: Utf8Validator | undefined;
 
   // Outgoing fragmentation: the opcode of the message being sent in pieces, or 0.
   private sendingOpcode = 0;
 
   constructor(options: ProtocolOptions) {
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    const limits: ProtocolLimits = {
+    const limits = sharedLimits(
       maxMessageSize,
-      maxFrameSize: options.maxFrameSize ?? maxMessageSize,
-      maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
-    };
-    for (const [name, value] of Object.entries(limits)) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new RangeError(`${name} must be a non-negative safe integer, got ${String(value)}`);
-      }
-    }
+      options.maxFrameSize ?? maxMessageSize,
+      options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+    );
     if (options.side !== 'client' && options.side !== 'server') {
       throw new TypeError(`side must be 'client' or 'server', got ${String(options.side)}`);
     }
@@ -466,7 +462,7 @@ export class Protocol {
 
     const data = piece.data;
     // Compressed text is validated after inflating, by whoever inflates it.
-    if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.utf8.push(data)) {
+    if (this.messageOpcode === Opcode.TEXT && !this.messageCompressed && !this.validateText(data)) {
       throw new ProtocolError(
         'WS_ERR_INVALID_UTF8',
         CloseCode.INVALID_PAYLOAD,
@@ -507,7 +503,7 @@ export class Protocol {
       this.resetMessage();
       this.deliverCompressed(opcode, data);
     } else if (opcode === Opcode.TEXT) {
-      if (!this.utf8.end()) {
+      if (this.utf8 !== undefined && !this.utf8.end()) {
         throw new ProtocolError(
           'WS_ERR_INVALID_UTF8',
           CloseCode.INVALID_PAYLOAD,
@@ -547,7 +543,7 @@ export class Protocol {
     this.messageAnnounced = 0;
     this.messageBuffer = EMPTY;
     this.messageUsed = 0;
-    this.utf8.reset();
+    this.utf8?.reset();
   }
 
   private handleControlFrame(piece: FramePiece): void {
@@ -635,6 +631,11 @@ export class Protocol {
     return true;
   }
 
+  private validateText(data: Uint8Array): boolean {
+    this.utf8 ??= new Utf8Validator();
+    return this.utf8.push(data);
+  }
+
   private addEvent(event: ProtocolEvent): void {
     if (this.pendingEvents === NO_EVENTS) this.pendingEvents = [event];
     else this.pendingEvents.push(event);
@@ -656,6 +657,25 @@ export class Protocol {
     if (frame.payload.length !== 0) this.addOutput(frame.payload);
     this.outputBytes += frame.header.length + frame.payload.length;
   }
+}
+
+/** Limits objects by value: connections with the same options share one (a few at most exist). */
+const limitsByValue = new Map<string, ProtocolLimits>();
+
+/** The frozen limits object for these values, checked; shared by every connection that uses them. */
+function sharedLimits(maxMessageSize: number, maxFrameSize: number, maxFragments: number): ProtocolLimits {
+  const key = `${maxMessageSize}/${maxFrameSize}/${maxFragments}`;
+  const known = limitsByValue.get(key);
+  if (known !== undefined) return known;
+  const limits: ProtocolLimits = Object.freeze({ maxMessageSize, maxFrameSize, maxFragments });
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(`${name} must be a non-negative safe integer, got ${String(value)}`);
+    }
+  }
+  // Bounded even if every connection had limits of its own.
+  if (limitsByValue.size < 64) limitsByValue.set(key, limits);
+  return limits;
 }
 
 /** Cuts `text` so its UTF-8 encoding fits in `maxBytes`, without splitting a character. */

@@ -15,7 +15,7 @@ import { encodeText, type SendData, toBytes } from './data.ts';
 import { Emitter } from './emitter.ts';
 import { type FlowReceiver, ReadPause, type TransportFlow } from './flow.ts';
 import type { UpgradeRequest } from './request.ts';
-import { Deadline, sharedTimerWheel, type TimerWheel } from './timer-wheel.ts';
+import { Deadline, sharedTimerWheel, type TimerEntry, type TimerWheel } from './timer-wheel.ts';
 import type { TopicMember, TopicRegistry } from './topics.ts';
 
 /** WHATWG `readyState` values. */
@@ -182,7 +182,10 @@ type Waiter = { resolve: (result: IteratorResult<string | Uint8Array>) => void }
  *
  * `Data` is whatever the application attaches to `ws.data` (set from the upgrade hook on servers).
  */
-export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEventMap> implements FlowReceiver {
+export class WebSocketConnection<Data = unknown>
+  extends Emitter<ConnectionEventMap>
+  implements FlowReceiver, TimerEntry
+{
   /** Application data attached to this connection. */
   data: Data;
   /** `'client'` or `'server'`. */
@@ -219,13 +222,13 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private inflating = false;
   /** Events of one read are being handed to listeners. */
   private dispatching = false;
-  /** Set when we failed the connection above the core; reported as the close code. */
-  private failedWith: { closeCode: number; message: string } | undefined;
 
   private state: ReadyState = ReadyState.OPEN;
   private needDrain = false;
-  private closeDeadline: Deadline | undefined;
-  private timerDeadline: ConnectionTimer | undefined;
+  /** @internal The heartbeat / idle deadline lives on the connection itself (TimerEntry): slot on the wheel, -1 when not armed. */
+  slot = -1;
+  /** @internal */
+  rounds = 0;
   /**
    * Wheel time the peer last showed it is alive — bytes received, or the kernel taking
    * bytes it could not take at once (heartbeat) — and of its last message (idle timeout).
@@ -233,11 +236,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   private lastHeard = 0;
   private lastMessage = 0;
   private pingOutstanding = false;
-  /** Bytes read after input started being ignored (see MAX_DISCARDED_BYTES). */
-  private discardedBytes = 0;
-  private localError: WebSocketError | undefined;
-  private closeInfo: { code: number; reason: string; wasClean: boolean } | undefined;
-  private closedWaiters: (() => void)[] | undefined;
+  /** What only a closing or closed connection needs (see {@link Ending}). */
+  private end: Ending | undefined;
 
   /**
    * Messages nobody has consumed yet: held while there is neither a `message`
@@ -318,22 +318,21 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
 
   /** The close code once closed (1005 no status, 1006 abnormal), else undefined. */
   get closeCode(): number | undefined {
-    return this.closeInfo?.code;
+    return this.end?.info?.code;
   }
 
   /** The close reason once closed, else undefined. */
   get closeReason(): string | undefined {
-    return this.closeInfo?.reason;
+    return this.end?.info?.reason;
   }
 
   /** Resolves once the connection is closed, with the same values as the `close` event. */
-  closed(): Promise<{ code: number; reason: string; wasClean: boolean }> {
-    if (this.closeInfo) return Promise.resolve(this.closeInfo);
+  closed(): Promise<ConnectionClosed> {
+    const end = this.ending();
+    if (end.info) return Promise.resolve(end.info);
     return new Promise((resolve) => {
-      this.closedWaiters ??= [];
-      this.closedWaiters.push(() =>
-        resolve(this.closeInfo as { code: number; reason: string; wasClean: boolean }),
-      );
+      end.waiters ??= [];
+      end.waiters.push(() => resolve(end.info as ConnectionClosed));
     });
   }
 
@@ -641,8 +640,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.pingOutstanding = false;
     if (!this.core.receiving) {
       // Only the peer's FIN is still of interest: what comes before it is dropped, up to a point.
-      this.discardedBytes += chunk.length;
-      if (this.discardedBytes > MAX_DISCARDED_BYTES) this.flow.destroy();
+      const end = this.ending();
+      end.discardedBytes += chunk.length;
+      if (end.discardedBytes > MAX_DISCARDED_BYTES) this.flow.destroy();
       return;
     }
     this.core.receiveData(chunk);
@@ -757,8 +757,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
    */
   private failConnection(code: number, reason: string, error: Error): void {
     if (this.state === ReadyState.CLOSED) return;
-    this.failedWith = { closeCode: code, message: reason };
-    if (error instanceof WebSocketError) this.localError = error;
+    const end = this.ending();
+    end.failedWith = { closeCode: code, message: reason };
+    if (error instanceof WebSocketError) end.localError = error;
     this.emit('error', error);
     this.sendQueue = undefined;
     this.queuedBytes = 0;
@@ -805,24 +806,38 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     this.sendQueue = undefined;
     this.queuedBytes = 0;
     this.deflate?.close();
-    if (this.closeDeadline) this.settings.wheel.disarm(this.closeDeadline);
-    if (this.timerDeadline) this.settings.wheel.disarm(this.timerDeadline);
-    if (error && !this.core.error && !this.localError) {
-      this.localError = new WebSocketError('WS_TRANSPORT', error.message, { cause: error });
-      this.emit('error', this.localError);
+    const end = this.ending();
+    if (end.deadline) this.settings.wheel.disarm(end.deadline);
+    this.settings.wheel.disarm(this);
+    if (error && !this.core.error && !end.localError) {
+      end.localError = new WebSocketError('WS_TRANSPORT', error.message, { cause: error });
+      this.emit('error', end.localError);
     }
     const received = this.core.closeReceived;
-    const failed = this.core.error ?? this.failedWith;
+    const failed = this.core.error ?? end.failedWith;
     const code = received ? received.code : failed ? failed.closeCode : CloseCode.ABNORMAL;
     const reason = received ? received.reason : (failed?.message ?? '');
-    this.closeInfo = { code, reason, wasClean: this.core.closedCleanly };
+    const info: ConnectionClosed = { code, reason, wasClean: this.core.closedCleanly };
+    end.info = info;
     this.owner?.onClosed(this);
     this.releaseWaiters();
-    this.emit('close', code, reason, this.closeInfo.wasClean);
-    if (this.closedWaiters) for (const waiter of this.closedWaiters.splice(0)) waiter();
+    this.emit('close', code, reason, info.wasClean);
+    if (end.waiters) for (const waiter of end.waiters.splice(0)) waiter();
   }
 
   // ------------------------------------------------------------ internals
+
+  private ending(): Ending {
+    this.end ??= {
+      deadline: undefined,
+      failedWith: undefined,
+      localError: undefined,
+      discardedBytes: 0,
+      info: undefined,
+      waiters: undefined,
+    };
+    return this.end;
+  }
 
   private dispatch(event: ProtocolEvent): void {
     switch (event.type) {
@@ -931,21 +946,21 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
   }
 
   private armCloseTimeout(): void {
-    if (this.closeDeadline?.armed) return;
-    this.closeDeadline ??= new Deadline(() => {
+    const end = this.ending();
+    if (end.deadline?.armed) return;
+    end.deadline ??= new Deadline(() => {
       if (this.state === ReadyState.CLOSED) return;
-      this.localError = new WebSocketError('WS_CLOSE_TIMEOUT', 'closing handshake timed out');
+      end.localError = new WebSocketError('WS_CLOSE_TIMEOUT', 'closing handshake timed out');
       this.flow.destroy();
     });
-    this.settings.wheel.arm(this.closeDeadline, this.settings.closeTimeoutMs);
+    this.settings.wheel.arm(end.deadline, this.settings.closeTimeoutMs);
   }
 
   /** One deadline covers heartbeat and idle timeout: it re-arms for whichever is next. */
   private armTimers(): void {
     const delay = this.nextTimerDelay();
     if (delay === undefined) return;
-    this.timerDeadline ??= new ConnectionTimer(this);
-    this.settings.wheel.arm(this.timerDeadline, delay);
+    this.settings.wheel.arm(this, delay);
   }
 
   private nextTimerDelay(): number | undefined {
@@ -962,8 +977,8 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     return delay;
   }
 
-  /** @internal The heartbeat / idle deadline is due. */
-  onTimer(): void {
+  /** @internal The heartbeat / idle deadline is due (the wheel calls it: see TimerEntry). */
+  fire(): void {
     if (this.state !== ReadyState.OPEN) return;
     const now = this.settings.wheel.now;
     if (this.settings.idleTimeoutMs > 0 && now - this.lastMessage >= this.settings.idleTimeoutMs) {
@@ -972,8 +987,9 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     }
     if (this.settings.heartbeat) {
       if (this.pingOutstanding && now - this.lastHeard >= this.settings.heartbeat.timeout) {
-        this.localError = new WebSocketError('WS_HEARTBEAT_TIMEOUT', 'no answer to heartbeat ping');
-        this.emit('error', this.localError);
+        const timedOut = new WebSocketError('WS_HEARTBEAT_TIMEOUT', 'no answer to heartbeat ping');
+        this.ending().localError = timedOut;
+        this.emit('error', timedOut);
         this.terminate();
         return;
       }
@@ -986,6 +1002,25 @@ export class WebSocketConnection<Data = unknown> extends Emitter<ConnectionEvent
     }
     this.armTimers();
   }
+}
+
+/** What {@link WebSocketConnection.closed} resolves with: what the `close` event reports. */
+export type ConnectionClosed = { readonly code: number; readonly reason: string; readonly wasClean: boolean };
+
+/** State of a connection that only closing needs: kept apart, so that open ones do not carry it. */
+interface Ending {
+  /** The close timeout. */
+  deadline: Deadline | undefined;
+  /** Set when we failed the connection above the core; reported as the close code. */
+  failedWith: { closeCode: number; message: string } | undefined;
+  /** A local condition already reported through `error` (a transport error then is not). */
+  localError: WebSocketError | undefined;
+  /** Bytes read after input started being ignored (see MAX_DISCARDED_BYTES). */
+  discardedBytes: number;
+  /** Set once closed. */
+  info: ConnectionClosed | undefined;
+  /** Callers of `closed()` waiting. */
+  waiters: (() => void)[] | undefined;
 }
 
 /** A send waiting in {@link WebSocketConnection}'s queue. */
@@ -1067,15 +1102,4 @@ function settingsFor(options: ConnectionOptions, side: Side): ConnectionSettings
   };
   entry[side] = settings;
   return settings;
-}
-
-/** The heartbeat and idle-timeout deadline of a connection, without a closure per connection. */
-class ConnectionTimer extends Deadline {
-  constructor(private readonly connection: WebSocketConnection<unknown>) {
-    super();
-  }
-
-  override fire(): void {
-    this.connection.onTimer();
-  }
 }

@@ -198,9 +198,9 @@ export class TransportFlow implements TransportHandler {
         const owner = owners[i];
         if (owner !== undefined) releaseSlab(owner);
       }
-      owners.length = 0;
     }
-    if (this.queue !== undefined) this.queue.length = 0;
+    this.queue = undefined;
+    this.owners = undefined;
     this.queueHead = 0;
     this.queued = 0;
   }
@@ -283,8 +283,9 @@ export class TransportFlow implements TransportHandler {
         i = end;
       }
       if (i === n) {
-        queue.length = 0;
-        owners.length = 0;
+        // Emptied: the arrays go too (an idle connection keeps none).
+        this.queue = undefined;
+        this.owners = undefined;
         this.queueHead = 0;
       } else {
         this.queueHead = i;

@@ -8,10 +8,23 @@
  */
 
 /**
+ * What the wheel arms: a {@link Deadline}, or an owner that carries these fields itself
+ * (a connection's heartbeat, so that an idle connection holds no timer object).
+ */
+export interface TimerEntry {
+  /** Slot index while armed, -1 when not. Set by the wheel only. */
+  slot: number;
+  /** Full wheel turns left before firing. Set by the wheel only. */
+  rounds: number;
+  /** Called by the wheel when due. */
+  fire(): void;
+}
+
+/**
  * Something the wheel can fire. Owners keep one and re-arm it; nothing is allocated per
  * arm. Give it a callback, or extend it and override {@link fire} (no closure per owner).
  */
-export class Deadline {
+export class Deadline implements TimerEntry {
   /** @internal slot index while armed, -1 when not. */
   slot = -1;
   /** @internal full wheel turns left before firing. */
@@ -35,7 +48,7 @@ interface IntervalHandle {
 
 /** A hashed timer wheel. Use {@link sharedTimerWheel} unless you need a private one (tests). */
 export class TimerWheel {
-  private readonly slots: Set<Deadline>[];
+  private readonly slots: Set<TimerEntry>[];
   private cursor = 0;
   private armedCount = 0;
   private interval: ReturnType<typeof setInterval> | undefined;
@@ -49,7 +62,7 @@ export class TimerWheel {
     if (!(tickMs > 0) || !Number.isInteger(slotCount) || slotCount < 1) {
       throw new RangeError('tickMs must be > 0 and slotCount a positive integer');
     }
-    this.slots = Array.from({ length: slotCount }, () => new Set<Deadline>());
+    this.slots = Array.from({ length: slotCount }, () => new Set<TimerEntry>());
   }
 
   /** Number of armed deadlines. */
@@ -58,7 +71,7 @@ export class TimerWheel {
   }
 
   /** Arms (or re-arms) `deadline` to fire after about `delayMs`. */
-  arm(deadline: Deadline, delayMs: number): void {
+  arm(deadline: TimerEntry, delayMs: number): void {
     this.disarm(deadline);
     const ticks = Math.max(1, Math.ceil(delayMs / this.tickMs));
     const slotCount = this.slots.length;
@@ -70,7 +83,7 @@ export class TimerWheel {
   }
 
   /** Disarms `deadline` if it is armed. */
-  disarm(deadline: Deadline): void {
+  disarm(deadline: TimerEntry): void {
     if (deadline.slot === -1) return;
     this.slots[deadline.slot]?.delete(deadline);
     deadline.slot = -1;
