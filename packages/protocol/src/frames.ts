@@ -460,8 +460,10 @@ export class FrameParser {
   private readonly maxFrameSize: number;
   private readonly allowedRsv: number;
 
-  /** Received chunks not yet fully read; `chunks[chunkIndex]` always has unread bytes. */
-  /** Pushed chunks not yet read, from `chunkIndex` on; a shared empty array while there are none. */
+  /**
+   * Pushed chunks not yet fully read, from `chunkIndex` on (`chunks[chunkIndex]` always
+   * has unread bytes); a shared empty array while there are none.
+   */
   private chunks: Uint8Array[] = NO_CHUNKS;
   private chunkIndex = 0;
   private position = 0;

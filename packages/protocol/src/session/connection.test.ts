@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrameBytes, Opcode } from '../frames.ts';
+import { encodeFrameBytes, FrameParser, Opcode, parseClosePayload } from '../frames.ts';
 import { type ConnectionOptions, type SendResult, WebSocketConnection } from './connection.ts';
 import { TransportFlow } from './flow.ts';
 import { FakeTransport } from './test-support.ts';
@@ -40,28 +40,18 @@ function serverConnection(
 
 const turn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-/** Frames in bytes a server wrote: [opcode, payload length, first two payload bytes]. */
-function serverFrames(bytes: readonly number[]): { opcode: number; length: number; code?: number }[] {
-  const frames: { opcode: number; length: number; code?: number }[] = [];
-  let at = 0;
-  while (at + 2 <= bytes.length) {
-    const opcode = (bytes[at] as number) & 0x0f;
-    let length = (bytes[at + 1] as number) & 0x7f;
-    let offset = at + 2;
-    if (length === 126) {
-      length = ((bytes[offset] as number) << 8) | (bytes[offset + 1] as number);
-      offset += 2;
-    } else if (length === 127) {
-      length = 0;
-      for (let i = 0; i < 8; i++) length = length * 256 + (bytes[offset + i] as number);
-      offset += 8;
-    }
-    const code =
-      opcode === Opcode.CLOSE && length >= 2
-        ? ((bytes[offset] as number) << 8) | (bytes[offset + 1] as number)
-        : undefined;
-    frames.push({ opcode, length, ...(code !== undefined ? { code } : {}) });
-    at = offset + length;
+/** The frames a server wrote, read back with the core's own parser: opcode and, for a close, its code. */
+function serverFrames(bytes: readonly number[]): { opcode: number; code?: number }[] {
+  const parser = new FrameParser({ side: 'client', maxFrameSize: Number.POSITIVE_INFINITY });
+  parser.push(Uint8Array.from(bytes));
+  const frames: { opcode: number; code?: number }[] = [];
+  for (let piece = parser.next(); piece !== undefined; piece = parser.next()) {
+    if (!piece.last) continue;
+    frames.push(
+      piece.opcode === Opcode.CLOSE
+        ? { opcode: piece.opcode, code: parseClosePayload(piece.data).code }
+        : { opcode: piece.opcode },
+    );
   }
   return frames;
 }

@@ -870,6 +870,44 @@ export function defineAdapterSuite(adapter: AdapterModule): void {
       ws.terminate();
     });
 
+    it('a high-water mark below any transport threshold: every "buffered" send is followed by "drain"', async () => {
+      const { url } = await startEcho();
+      for (const highWaterMark of [0, 1, 100]) {
+        const ws = await dial(url, { highWaterMark });
+        let drains = 0;
+        ws.on('drain', () => {
+          drains++;
+        });
+        let echoes = 0;
+        ws.on('message', () => {
+          echoes++;
+        });
+        let buffered = 0;
+        for (let round = 0; round < 20; round++) {
+          if (ws.send(new Uint8Array(50 + round)) === 'buffered') {
+            buffered++;
+            const before = drains;
+            await withTimeout(
+              (async () => {
+                while (drains === before) await sleep(1);
+              })(),
+              5000,
+              `drain after a buffered send (highWaterMark ${highWaterMark})`,
+            );
+          }
+        }
+        expect(buffered).toBeGreaterThan(0);
+        await withTimeout(
+          (async () => {
+            while (echoes < 20) await sleep(2);
+          })(),
+          10_000,
+          'echoes',
+        );
+        ws.close();
+      }
+    });
+
     it('sendAsync waits for the buffer to drain', async () => {
       const { url } = await startEcho();
       const ws = await dial(url, { highWaterMark: 16 * 1024 });
