@@ -124,16 +124,6 @@ export class TransportFlow implements TransportHandler {
     return this.queued + this.inFlight;
   }
 
-  /** Whether writes are still accepted (neither ending nor closed). */
-  get writable(): boolean {
-    return this.state === OPEN;
-  }
-
-  /** Whether the transport is gone (closed or destroyed). */
-  get closed(): boolean {
-    return this.state === CLOSED;
-  }
-
   // ------------------------------------------------------------ writing
 
   /**
