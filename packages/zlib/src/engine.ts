@@ -177,12 +177,16 @@ class ZlibDeflateEngine implements DeflateEngine {
     if (!streamed && data.length <= this.syncLimit && this.inflatesPending === 0 && this.limiter.fits(cost)) {
       // maxOutputLength makes zlib stop growing its output at the cap.
       let out: Uint8Array;
+      let consumed: number;
       try {
-        out = inflateRawSync(input, {
+        const result = inflateRawSync(input, {
           finishFlush: constants.Z_SYNC_FLUSH,
           maxOutputLength: Math.max(1, maxSize),
           dictionary: this.window(),
-        });
+          info: true,
+        }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
+        out = result.buffer;
+        consumed = result.engine.bytesWritten;
       } catch (error) {
         if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
           this.afterRefused?.();
@@ -191,7 +195,7 @@ class ZlibDeflateEngine implements DeflateEngine {
         throw error;
       }
       if (out.length > maxSize) throw new InflateLimitError(maxSize);
-      this.remember(out);
+      this.remember(out, consumed < input.length);
       return out;
     }
     this.inflatesPending++;
@@ -206,9 +210,17 @@ class ZlibDeflateEngine implements DeflateEngine {
           // freed, where many small ones would stay with the allocator after a bomb.
           inflater = guarded(createInflateRaw({ chunkSize: ONE_SHOT_CHUNK, dictionary: this.window() }));
         }
+        const consumedBefore = inflater.bytesWritten;
         return runThrough(inflater, input, maxSize, lease, this.afterRefused)
           .then((out) => {
-            if (!streamed) this.remember(out);
+            // Zlib stopping short of the input means the message ended the DEFLATE stream
+            // with a final block (BFINAL): the peer's next message starts a new one.
+            const ended = inflater.bytesWritten - consumedBefore < input.length;
+            if (streamed) {
+              if (ended) this.inflater = undefined;
+            } else {
+              this.remember(out, ended);
+            }
             return compact(out);
           })
           .finally(() => {
@@ -226,9 +238,17 @@ class ZlibDeflateEngine implements DeflateEngine {
     return (this.history as Uint8Array).subarray(0, this.historyLength);
   }
 
-  /** Keeps the last `peerWindowSize` bytes of the output (context takeover only). */
-  private remember(out: Uint8Array): void {
+  /**
+   * Keeps the last `peerWindowSize` bytes of the output (context takeover only). After a
+   * message that ended its DEFLATE stream (a final block), the next one starts a new
+   * stream, with nothing to refer back to: the window is emptied.
+   */
+  private remember(out: Uint8Array, endedStream: boolean): void {
     if (this.peerNoContextTakeover || this.closed) return;
+    if (endedStream) {
+      this.historyLength = 0;
+      return;
+    }
     const size = this.peerWindowSize;
     this.history ??= new Uint8Array(size);
     const history = this.history;
