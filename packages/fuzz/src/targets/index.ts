@@ -1,7 +1,12 @@
 import type { FuzzTarget } from '../target.ts';
+import { headerValuesTarget } from './header-values.ts';
+import { httpTarget } from './http.ts';
 
 /** The targets CI fuzzes, by name. */
-export const TARGETS: Readonly<Record<string, FuzzTarget>> = {};
+export const TARGETS: Readonly<Record<string, FuzzTarget>> = {
+  http: httpTarget,
+  'header-values': headerValuesTarget,
+};
 
 export const TARGET_NAMES: readonly string[] = Object.keys(TARGETS);
 
