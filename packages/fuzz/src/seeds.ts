@@ -3,7 +3,7 @@
  * starts from the interesting parts of each format instead of rediscovering them.
  * `--write-seeds` stores them in corpus/<target>/; corpus minimization always keeps them.
  */
-import { latin1Bytes } from './bytes.ts';
+import { concatBytes, latin1Bytes } from './bytes.ts';
 import { joinInput } from './input.ts';
 
 export interface Seed {
@@ -168,7 +168,164 @@ const HEADER_VALUE_SEEDS: Seed[] = [
   ' , ,keep-alive,\tUpgrade',
 ].map((value) => ({ name: value, input: latin1Bytes(value) }));
 
+// ------------------------------------------------------------------ frames
+
+const SERVER = 0;
+const CLIENT = 1;
+const DEFLATE = 2;
+const TINY = 0 << 2;
+const DEFAULTS = 3 << 2;
+const NO_AUTO_PONG = 16;
+const ECHO = 32;
+const CLOSE_FIRST = 64;
+const EOF = 128;
+
+const MASK = [0x37, 0xfa, 0x21, 0x3d];
+
+/** A frame as written by hand: header bytes, then payload, masked with RFC 6455's example key if asked. */
+function frame(first: number, payload: readonly number[] | string, masked: boolean): Uint8Array {
+  const bytes = typeof payload === 'string' ? Array.from(latin1Bytes(payload)) : [...payload];
+  const length = bytes.length;
+  const header = length < 126 ? [first, length] : [first, 126, length >>> 8, length & 0xff];
+  if (!masked) return Uint8Array.from([...header, ...bytes]);
+  header[1] = (header[1] ?? 0) | 0x80;
+  return Uint8Array.from([...header, ...MASK, ...bytes.map((b, i) => b ^ MASK[i % 4]!)]);
+}
+
+function stream(config: number, chunking: number, ...frames: Uint8Array[]): Uint8Array {
+  return joinInput(config, chunking, concatBytes(frames));
+}
+
+const C = (first: number, payload: readonly number[] | string) => frame(first, payload, false);
+const S = (first: number, payload: readonly number[] | string) => frame(first, payload, true);
+const CLOSE_1000 = [0x03, 0xe8];
+const HELLO_DEFLATED = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+const FRAME_SEEDS: Seed[] = [
+  // RFC 6455 §5.7, towards the client (unmasked) and towards the server (masked).
+  { name: 'rfc6455 unmasked "Hello"', input: stream(CLIENT | DEFAULTS, BYTEWISE, C(0x81, 'Hello')) },
+  {
+    name: 'rfc6455 masked "Hello"',
+    input: joinInput(
+      SERVER | DEFAULTS,
+      BYTEWISE,
+      Uint8Array.of(0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58),
+    ),
+  },
+  {
+    name: 'rfc6455 fragmented "Hel" "lo"',
+    input: stream(CLIENT | DEFAULTS, RANDOM_SIZES, C(0x01, 'Hel'), C(0x80, 'lo')),
+  },
+  { name: 'rfc6455 ping "Hello" (auto pong)', input: stream(CLIENT | DEFAULTS, THREES, C(0x89, 'Hello')) },
+  { name: 'rfc6455 masked pong "Hello"', input: stream(SERVER | DEFAULTS, BYTEWISE, S(0x8a, 'Hello')) },
+  {
+    name: 'rfc6455 256-byte binary',
+    input: stream(
+      CLIENT | DEFAULTS,
+      RANDOM_SIZES,
+      C(
+        0x82,
+        Array.from({ length: 256 }, (_, i) => i),
+      ),
+    ),
+  },
+  {
+    name: 'rfc6455 64 KiB binary header, payload truncated',
+    input: joinInput(
+      CLIENT | DEFAULTS,
+      THREES,
+      Uint8Array.of(0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4),
+    ),
+  },
+  {
+    name: 'masked fragmented text with a ping between the fragments, then close',
+    input: stream(
+      SERVER | DEFAULTS,
+      THREES,
+      S(0x01, 'Hel'),
+      S(0x89, 'ping'),
+      S(0x80, 'lo'),
+      S(0x88, [...CLOSE_1000, ...latin1Bytes('bye')]),
+    ),
+  },
+  {
+    name: 'UTF-8 "€" split across fragments, echoed',
+    input: stream(SERVER | DEFAULTS | ECHO, BYTEWISE, S(0x01, [0xe2]), S(0x00, [0x82]), S(0x80, [0xac])),
+  },
+  {
+    name: 'invalid UTF-8 (surrogate)',
+    input: stream(SERVER | DEFAULTS, RANDOM_SIZES, S(0x81, [0xed, 0xa0, 0x80])),
+  },
+  { name: 'empty close', input: stream(CLIENT | DEFAULTS, BYTEWISE, C(0x88, [])) },
+  { name: 'close with 1005 on the wire', input: stream(SERVER | DEFAULTS, BYTEWISE, S(0x88, [0x03, 0xed])) },
+  { name: 'close of one byte', input: stream(CLIENT | DEFAULTS, BYTEWISE, C(0x88, [0x03])) },
+  {
+    name: 'we close first, the peer answers, then sends more',
+    input: stream(CLIENT | DEFAULTS | CLOSE_FIRST, THREES, C(0x88, CLOSE_1000), C(0x81, 'late')),
+  },
+  { name: 'over the tiny limits', input: stream(SERVER | TINY, RANDOM_SIZES, S(0x81, 'x'.repeat(40))) },
+  {
+    name: 'too many fragments for the tiny limits',
+    input: stream(
+      SERVER | TINY,
+      BYTEWISE,
+      S(0x02, 'a'),
+      S(0x00, 'b'),
+      S(0x00, 'c'),
+      S(0x00, 'd'),
+      S(0x80, 'e'),
+    ),
+  },
+  {
+    name: 'ping without auto pong, then EOF',
+    input: stream(CLIENT | DEFAULTS | NO_AUTO_PONG | EOF, BYTEWISE, C(0x89, 'x')),
+  },
+  { name: 'unmasked frame to a server', input: stream(SERVER | DEFAULTS, BYTEWISE, C(0x81, 'Hello')) },
+  // RFC 7692 §7.2.3, towards the client.
+  {
+    name: 'rfc7692 compressed "Hello"',
+    input: stream(CLIENT | DEFLATE | DEFAULTS, BYTEWISE, C(0xc1, HELLO_DEFLATED)),
+  },
+  {
+    name: 'rfc7692 compressed "Hello" in two fragments',
+    input: stream(
+      CLIENT | DEFLATE | DEFAULTS,
+      THREES,
+      C(0x41, [0xf2, 0x48, 0xcd]),
+      C(0x80, [0xc9, 0xc9, 0x07, 0x00]),
+    ),
+  },
+  {
+    name: 'rfc7692 "Hello" twice with context takeover',
+    input: stream(
+      CLIENT | DEFLATE | DEFAULTS,
+      RANDOM_SIZES,
+      C(0xc1, HELLO_DEFLATED),
+      C(0xc1, [0xf2, 0x00, 0x11, 0x00, 0x00]),
+    ),
+  },
+  {
+    name: 'rfc7692 "Hello" in a stored block, then a ping',
+    input: stream(
+      CLIENT | DEFLATE | DEFAULTS,
+      BYTEWISE,
+      C(0xc1, [0x00, 0x05, 0x00, 0xfa, 0xff, ...latin1Bytes('Hello'), 0x00]),
+      C(0x89, []),
+    ),
+  },
+  {
+    name: 'rfc7692 masked compressed "Hello" to a server, echoed',
+    input: stream(SERVER | DEFLATE | DEFAULTS | ECHO, THREES, S(0xc1, HELLO_DEFLATED), S(0x81, 'plain')),
+  },
+  { name: 'RSV1 on a control frame', input: stream(SERVER | DEFLATE | DEFAULTS, BYTEWISE, S(0xc9, [])) },
+  {
+    name: 'RSV1 on a continuation',
+    input: stream(CLIENT | DEFLATE | DEFAULTS, BYTEWISE, C(0x41, [0xf2]), C(0xc0, [0x48])),
+  },
+];
+
 export const SEEDS: Readonly<Record<string, readonly Seed[]>> = {
   http: HTTP_SEEDS,
   'header-values': HEADER_VALUE_SEEDS,
+  frames: FRAME_SEEDS,
 };

@@ -1,4 +1,5 @@
 import type { FuzzTarget } from '../target.ts';
+import { framesTarget } from './frames.ts';
 import { headerValuesTarget } from './header-values.ts';
 import { httpTarget } from './http.ts';
 
@@ -6,6 +7,7 @@ import { httpTarget } from './http.ts';
 export const TARGETS: Readonly<Record<string, FuzzTarget>> = {
   http: httpTarget,
   'header-values': headerValuesTarget,
+  frames: framesTarget,
 };
 
 export const TARGET_NAMES: readonly string[] = Object.keys(TARGETS);
