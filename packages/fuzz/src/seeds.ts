@@ -5,6 +5,7 @@
  */
 import { concatBytes, latin1Bytes } from './bytes.ts';
 import { joinInput } from './input.ts';
+import { joinMessages } from './targets/inflate.ts';
 
 export interface Seed {
   readonly name: string;
@@ -324,8 +325,61 @@ const FRAME_SEEDS: Seed[] = [
   },
 ];
 
+// ------------------------------------------------------------------ inflate
+
+const NO_CONTEXT_TAKEOVER = 1;
+const SMALL_SYNC_LIMIT = 2;
+const maxSizeIndex = (index: number) => index << 2;
+const CLIENT_SIDE = 32;
+
+const INFLATE_SEEDS: Seed[] = [
+  {
+    name: 'rfc7692 "Hello" twice with context takeover',
+    input: joinMessages(maxSizeIndex(5), [
+      Uint8Array.from(HELLO_DEFLATED),
+      Uint8Array.of(0xf2, 0x00, 0x11, 0x00, 0x00),
+    ]),
+  },
+  {
+    name: 'rfc7692 "Hello" without context takeover (sync path)',
+    input: joinMessages(NO_CONTEXT_TAKEOVER | maxSizeIndex(5), [Uint8Array.from(HELLO_DEFLATED)]),
+  },
+  {
+    name: 'rfc7692 stored block (async one-shot path)',
+    input: joinMessages(NO_CONTEXT_TAKEOVER | SMALL_SYNC_LIMIT | maxSizeIndex(3), [
+      Uint8Array.of(0x00, 0x05, 0x00, 0xfa, 0xff, ...latin1Bytes('Hello'), 0x00),
+    ]),
+  },
+  {
+    name: 'rfc7692 final block (BFINAL)',
+    input: joinMessages(maxSizeIndex(4) | CLIENT_SIDE, [
+      Uint8Array.of(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00),
+    ]),
+  },
+  {
+    name: 'rfc7692 two blocks in one message',
+    input: joinMessages(NO_CONTEXT_TAKEOVER | maxSizeIndex(5), [
+      Uint8Array.of(0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00),
+    ]),
+  },
+  {
+    name: '"Hello" over a 1-byte limit',
+    input: joinMessages(maxSizeIndex(1), [Uint8Array.from(HELLO_DEFLATED)]),
+  },
+  {
+    name: '"Hello" at exactly a 5-byte limit, sync path',
+    input: joinMessages(NO_CONTEXT_TAKEOVER | maxSizeIndex(2), [Uint8Array.from(HELLO_DEFLATED)]),
+  },
+  { name: 'corrupt deflate data', input: joinMessages(maxSizeIndex(5), [Uint8Array.of(0xff, 0xff, 0xff)]) },
+  {
+    name: 'an empty message, then "Hello"',
+    input: joinMessages(CLIENT_SIDE | maxSizeIndex(6), [new Uint8Array(0), Uint8Array.from(HELLO_DEFLATED)]),
+  },
+];
+
 export const SEEDS: Readonly<Record<string, readonly Seed[]>> = {
   http: HTTP_SEEDS,
   'header-values': HEADER_VALUE_SEEDS,
   frames: FRAME_SEEDS,
+  inflate: INFLATE_SEEDS,
 };

@@ -2,12 +2,14 @@ import type { FuzzTarget } from '../target.ts';
 import { framesTarget } from './frames.ts';
 import { headerValuesTarget } from './header-values.ts';
 import { httpTarget } from './http.ts';
+import { inflateTarget } from './inflate.ts';
 
 /** The targets CI fuzzes, by name. */
 export const TARGETS: Readonly<Record<string, FuzzTarget>> = {
   http: httpTarget,
   'header-values': headerValuesTarget,
   frames: framesTarget,
+  inflate: inflateTarget,
 };
 
 export const TARGET_NAMES: readonly string[] = Object.keys(TARGETS);
