@@ -128,9 +128,18 @@ class ZlibDeflateEngine implements DeflateEngine {
       this.limiter.run(() => {
         if (!this.peerNoContextTakeover) this.inflater ??= guarded(createInflateRaw());
         const inflater = this.inflater ?? guarded(createInflateRaw());
-        return runThrough(inflater, input, maxSize).finally(() => {
-          if (inflater !== this.inflater) inflater.close();
-        });
+        const consumedBefore = inflater.bytesWritten;
+        return runThrough(inflater, input, maxSize)
+          .then((out) => {
+            // A final block (BFINAL) ends the DEFLATE stream, and zlib ignores whatever
+            // follows it: every later message would inflate to nothing. Zlib stopping short
+            // of the input shows it; the peer's next message starts a new stream (as in ws).
+            if (inflater.bytesWritten - consumedBefore < input.length) this.inflater = undefined;
+            return out;
+          })
+          .finally(() => {
+            if (inflater !== this.inflater) inflater.close();
+          });
       }),
     );
     this.inflateChain = job.catch(() => undefined);
