@@ -7,15 +7,18 @@
  *   node dist/cli.js --target frames --replay FILE...         run stored inputs once
  *   node dist/cli.js --target inflate --distill --merge       re-minimize corpus/inflate
  *   node dist/cli.js --write-seeds                            store the hand-written seeds
- *   node dist/cli.js --target http --seeds-only --baseline    random mutation without guidance
+ *   node dist/cli.js --target http --seeds-only --baseline --measure
+ *       unguided mutation of the seeds, and how much code the inputs it explored run
  *   node dist/cli.js --target frames --inputs DIR             start from more inputs than corpus/ and regressions/
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { corpusDir, PACKAGE_ROOT, writeInput } from './corpus.ts';
 import type { Finding, Progress } from './fuzzer.ts';
+import { measureCoverage } from './measure.ts';
 import type { FromWorker, WorkerTask } from './messages.ts';
 import { replay } from './replay.ts';
 import { SEEDS } from './seeds.ts';
@@ -23,7 +26,9 @@ import { loadTarget, TARGET_NAMES } from './targets/index.ts';
 import { SharedInput } from './watchdog.ts';
 
 const USAGE = `usage: node dist/cli.js [--target NAME|all] [--seconds N] [--runs N] [--seed N] [--merge]
-       [--baseline] [--seeds-only] [--inputs DIR]... [--measure] [--distill] [--timeout-ms N] [--crash-dir DIR] [--stats-every N]
+         [--baseline] [--seeds-only | --start-empty] [--inputs DIR]... [--measure] [--save-explored DIR]
+         [--timeout-ms N] [--crash-dir DIR] [--stats-every N]
+       node dist/cli.js --target NAME --distill [--merge]
        node dist/cli.js --target NAME --replay FILE...
        node dist/cli.js --write-seeds
 targets: ${TARGET_NAMES.join(', ')}, planted`;
@@ -39,8 +44,10 @@ const { values: args, positionals } = parseArgs({
     seed: { type: 'string' },
     merge: { type: 'boolean', default: false },
     measure: { type: 'boolean', default: false },
+    'save-explored': { type: 'string' },
     baseline: { type: 'boolean', default: false },
     'seeds-only': { type: 'boolean', default: false },
+    'start-empty': { type: 'boolean', default: false },
     inputs: { type: 'string', multiple: true, default: [] },
     distill: { type: 'boolean', default: false },
     replay: { type: 'boolean', default: false },
@@ -154,6 +161,21 @@ async function reportFinding(target: string, finding: Finding, shrunk: Finding):
   );
 }
 
+/** How much of each module the target covers ran for the inputs the run explored. */
+async function reportCoverage(targetName: string, exploredDir: string): Promise<void> {
+  if (!args.measure) return;
+  const target = await loadTarget(targetName);
+  const urls = target.coverageModules.map((specifier) =>
+    specifier.startsWith('file:') || specifier.startsWith('node:')
+      ? specifier
+      : import.meta.resolve(specifier),
+  );
+  const inputs = (await readdir(exploredDir)).length;
+  for (const [url, bytes] of await measureCoverage(targetName, exploredDir, urls)) {
+    console.log(`[${targetName}] ${inputs} inputs explored run ${bytes} bytes of ${url}`);
+  }
+}
+
 async function replayFiles(targetName: string, files: readonly string[]): Promise<boolean> {
   const target = await loadTarget(targetName);
   let ok = true;
@@ -192,13 +214,16 @@ async function main(): Promise<number> {
     }
     return (await replayFiles(targets[0]!, positionals)) ? 0 : 1;
   }
-  if (args.merge && args['seeds-only']) {
-    console.error('--merge with --seeds-only would drop the stored corpus');
+  if (args.merge && (args['seeds-only'] || args['start-empty'])) {
+    console.error('--merge with --seeds-only or --start-empty would drop the stored corpus');
     return 2;
   }
   const seed = args.seed === undefined ? (Date.now() % 0x100000000) >>> 0 : numberArg('seed', args.seed);
   console.log(`seed ${seed}${args.baseline ? ' (baseline: no coverage guidance)' : ''}`);
   for (const target of targets) {
+    const explored = args.measure
+      ? (args['save-explored'] ?? (await mkdtemp(join(tmpdir(), `fuzz-explored-${target}-`))))
+      : args['save-explored'];
     const outcome = await runWorker(
       {
         target,
@@ -208,9 +233,10 @@ async function main(): Promise<number> {
         seed,
         guided: !args.baseline,
         seedsOnly: args['seeds-only'],
+        startEmpty: args['start-empty'],
         extraInputs: args.inputs,
         merge: args.merge,
-        measure: args.measure,
+        saveExplored: explored,
         timeoutMs,
         shrinkMs: 20_000,
       },
@@ -224,6 +250,7 @@ async function main(): Promise<number> {
       await reportFinding(target, outcome.finding, outcome.shrunk);
       return 1;
     }
+    if (explored !== undefined) await reportCoverage(target, explored);
   }
   return 0;
 }

@@ -86,37 +86,6 @@ export class BlockCoverage {
     this.#post('Profiler.takePreciseCoverage');
   }
 
-  /**
-   * How many bytes of source ran since the last call, per script: the ranges that
-   * ran minus the ranges nested in them that did not. For comparing whole runs.
-   */
-  executedBytes(): Map<string, number> {
-    const { result } = this.#post('Profiler.takePreciseCoverage') as { result: ScriptCoverage[] };
-    const bytes = new Map<string, number>();
-    for (const script of result) {
-      if (!this.#urls.has(script.url)) continue;
-      let total = bytes.get(script.url) ?? 0;
-      for (const fn of script.functions) {
-        const ranges = fn.ranges;
-        const first = ranges[0];
-        if (first === undefined || first.count === 0) continue;
-        total += first.endOffset - first.startOffset;
-        // Nested zero-count ranges at any depth are disjoint once their own nested ones
-        // are skipped: subtract the outermost zero ranges only.
-        let skippedUntil = -1;
-        for (const range of ranges.slice(1)) {
-          if (range.startOffset < skippedUntil) continue;
-          if (range.count === 0) {
-            total -= range.endOffset - range.startOffset;
-            skippedUntil = range.endOffset;
-          }
-        }
-      }
-      bytes.set(script.url, total);
-    }
-    return bytes;
-  }
-
   /** Appends the features of everything that ran since the last call to `into`. */
   collect(into: number[]): void {
     const { result } = this.#post('Profiler.takePreciseCoverage') as { result: ScriptCoverage[] };

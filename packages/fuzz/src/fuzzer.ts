@@ -69,6 +69,12 @@ export class Fuzzer {
   readonly explored: Uint8Array[] = [];
   readonly #features = new Set<number>();
   readonly #ranges = new Set<number>();
+  /** For each feature, the corpus index of the smallest input showing it (AFL's "top rated"). */
+  readonly #smallest = new Map<number, number>();
+  /** Corpus indexes that are the smallest for some feature; undefined when it must be recomputed. */
+  #favored: number[] | undefined;
+  /** How many corpus entries were there before mutation started: the initial inputs. */
+  #initialCount = 0;
   readonly #mutator: Mutator;
   #execs = 0;
 
@@ -122,11 +128,13 @@ export class Fuzzer {
   async consider(input: Uint8Array, force = false): Promise<Finding | undefined> {
     const first = await this.execute(input);
     if (first.finding) return first.finding;
-    let fresh = [...new Set(first.features)].filter((feature) => !this.#features.has(feature));
+    let features = [...new Set(first.features)];
+    let fresh = features.filter((feature) => !this.#features.has(feature));
     if (fresh.length > 0) {
       const second = await this.execute(input);
       if (second.finding) return second.finding;
       const repeated = new Set(second.features);
+      features = features.filter((feature) => repeated.has(feature));
       fresh = fresh.filter((feature) => repeated.has(feature));
     }
     for (const feature of fresh) {
@@ -134,24 +142,19 @@ export class Fuzzer {
       if (feature >= 0) this.#ranges.add(rangeOf(feature));
     }
     if (fresh.length > 0 || force) this.explored.push(input);
-    if (force || (fresh.length > 0 && this.options.guided)) this.corpus.push(input);
+    if (force || (fresh.length > 0 && this.options.guided)) this.#keep(input, features);
     return undefined;
   }
 
-  /** Source bytes of the target's scripts that `inputs` run, all together. */
-  async measure(inputs: readonly Uint8Array[]): Promise<number> {
-    const { coverage, target } = this.options;
-    coverage.reset();
-    for (const input of inputs) {
-      try {
-        await target.run(input, () => {});
-      } catch {
-        // Findings were reported when they were found.
+  #keep(input: Uint8Array, features: readonly number[]): void {
+    const index = this.corpus.push(input) - 1;
+    for (const feature of features) {
+      const holder = this.#smallest.get(feature);
+      if (holder === undefined || this.corpus[holder]!.length > input.length) {
+        this.#smallest.set(feature, index);
+        this.#favored = undefined;
       }
     }
-    let total = 0;
-    for (const bytes of coverage.executedBytes().values()) total += bytes;
-    return total;
   }
 
   /** Mutates and runs until the deadline or the run budget; returns the first finding. */
@@ -160,6 +163,7 @@ export class Fuzzer {
     onProgress: () => void,
   ): Promise<Finding | undefined> {
     const { random } = this.options;
+    this.#initialCount = this.corpus.length;
     // Its own generator, so that the linear-time checks leave the mutation sequence alone.
     const scalingRandom = new Random(random.next());
     if (this.corpus.length === 0) this.corpus.push(new Uint8Array(0));
@@ -184,11 +188,18 @@ export class Fuzzer {
     return undefined;
   }
 
-  /** Half the time one of the newest eighth of the corpus: recent finds lead deeper. */
+  /**
+   * Mostly a favored entry, the smallest input for some feature: that spreads the
+   * mutations over everything covered so far rather than over the many near-copies
+   * that loops' hit counts produce, and small inputs mutate into meaningful ones more
+   * often. Sometimes one of the initial inputs, which hold the valid structures.
+   */
   #pickParent(): Uint8Array {
     const { random } = this.options;
-    const n = this.corpus.length;
-    if (random.chance(0.5)) return this.corpus[n - 1 - random.below(Math.ceil(n / 8))]!;
+    this.#favored ??= [...new Set(this.#smallest.values())];
+    const roll = random.below(10);
+    if (roll === 0 && this.#initialCount > 0) return this.corpus[random.below(this.#initialCount)]!;
+    if (roll < 8 && this.#favored.length > 0) return this.corpus[random.pick(this.#favored)]!;
     return random.pick(this.corpus);
   }
 

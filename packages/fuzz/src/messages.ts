@@ -11,12 +11,14 @@ export interface WorkerTask {
   readonly guided: boolean;
   /** Start from the hand-written seeds only, ignoring the stored corpus (for comparisons). */
   readonly seedsOnly: boolean;
+  /** Start from one two-byte input of zeros, nothing else: what guidance builds from nothing. */
+  readonly startEmpty: boolean;
   /** More directories of initial inputs. */
   readonly extraInputs: readonly string[];
   /** Minimize stored corpus + new finds back into corpus/<target>. */
   readonly merge: boolean;
-  /** After the campaign, report how much source the inputs it explored run together. */
-  readonly measure: boolean;
+  /** Write every input that added a feature here, guided or not (to measure or compare runs). */
+  readonly saveExplored: string | undefined;
   readonly timeoutMs: number;
   readonly shrinkMs: number;
   readonly shared: SharedArrayBuffer;

@@ -66,8 +66,8 @@ async function main(): Promise<void> {
     : (await readInputs(regressionsDir(task.target))).map((entry) => entry.input);
   const extra: Uint8Array[] = [];
   for (const dir of task.extraInputs) extra.push(...(await readInputs(dir)).map((entry) => entry.input));
-  const initial = unique([...seeds, ...stored, ...regressions, ...extra]);
-  if (initial.length === 0) initial.push(new Uint8Array(8));
+  const initial = task.startEmpty ? [] : unique([...seeds, ...stored, ...regressions, ...extra]);
+  if (initial.length === 0) initial.push(new Uint8Array(task.startEmpty ? 2 : 8));
   for (const input of initial) {
     const finding = await fuzzer.consider(input, true);
     if (finding) return reportFinding(finding);
@@ -79,11 +79,8 @@ async function main(): Promise<void> {
     const finding = await fuzzer.fuzz({ deadline, runs: task.runs }, report);
     report(true);
     if (finding) return reportFinding(finding);
-    if (task.measure) {
-      const bytes = await fuzzer.measure(fuzzer.explored);
-      send({ type: 'log', text: `${fuzzer.explored.length} inputs explored run ${bytes} bytes of source` });
-    }
   }
+  if (task.saveExplored !== undefined) await replaceInputs(task.saveExplored, fuzzer.explored);
 
   if (task.merge) {
     // Regression inputs stay in regressions/; everything else competes for a place in the corpus.

@@ -14,6 +14,7 @@ import {
   Protocol,
   type ProtocolEvent,
   type ProtocolOptions,
+  parseClosePayload,
 } from '@fullduplex/protocol';
 import { concatBytes, equalBytes, fingerprint, utf8Bytes } from '../bytes.ts';
 import { chunkSizes, joinInput, splitInput } from '../input.ts';
@@ -242,8 +243,8 @@ function checkOutput(
     }
     if (piece.opcode === 8) {
       closes++;
-      const code = piece.data.length >= 2 ? (piece.data[0]! << 8) | piece.data[1]! : CloseCode.NO_STATUS;
-      check(code === CloseCode.NO_STATUS || isValidCloseCode(code), `we sent close code ${code}`);
+      // What the peer would make of it: throws for a bad code, length or reason.
+      const { code } = parseClosePayload(piece.data);
       const sent = protocol.closeSent;
       check(sent !== undefined && sent.code === code, 'the close frame sent differs from closeSent');
     }
