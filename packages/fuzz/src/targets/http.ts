@@ -214,13 +214,13 @@ function checkServerHandshake(head: HttpRequestHead, label: LabelSink): void {
     answer.type === 'head' && answer.after.length === 0,
     () => `the 101 does not parse: ${describe(answer)}`,
   );
-  // What our own client would have offered: it writes the registered name in lower case.
+  // A client that offered exactly what this request offers.
   const client: ClientHandshake = {
     ...CLIENT,
     key: validated.key,
     expectedAccept: validated.accept,
     protocols: validated.protocols,
-    extensionOffers: validated.extensionOffers.map((offer) => ({ ...offer, name: offer.name.toLowerCase() })),
+    extensionOffers: validated.extensionOffers,
   };
   const negotiated = validateServerResponse(answer.head as HttpResponseHead, client);
   check(negotiated.protocol === accepted.protocol, 'the client sees another subprotocol');
