@@ -139,3 +139,22 @@ export function repeatSlice(input: Uint8Array, size: number, random: Random, kee
   out.set(input.subarray(end), end + copies * slice.length);
   return out;
 }
+
+/**
+ * Flips the case of every ASCII letter in one run of letters (a word of a header name,
+ * value or token): text protocols compare some names case-insensitively and others
+ * not, and one bit flip at the right place in the right seed is a long shot.
+ */
+export function flipWordCase(input: Uint8Array, random: Random): Uint8Array {
+  const isLetter = (byte: number | undefined): boolean =>
+    byte !== undefined && ((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a));
+  const starts: number[] = [];
+  for (let i = 0; i < input.length; i++) if (isLetter(input[i]) && !isLetter(input[i - 1])) starts.push(i);
+  if (starts.length === 0) return input;
+  const out = Uint8Array.from(input);
+  const start = random.pick(starts);
+  // The whole word or just its first letter: `Permessage-deflate` as well as `PERMESSAGE`.
+  const end = random.chance(0.5) ? start + 1 : input.length;
+  for (let i = start; i < end && isLetter(out[i]); i++) out[i]! ^= 0x20;
+  return out;
+}

@@ -16,6 +16,7 @@ import {
   parseUpgradeList,
 } from '@fullduplex/protocol';
 import { latin1Bytes } from '../bytes.ts';
+import { flipWordCase } from '../mutate.ts';
 import type { FuzzTarget, LabelSink } from '../target.ts';
 import { check } from '../violation.ts';
 
@@ -125,4 +126,5 @@ export const headerValuesTarget: FuzzTarget = {
   run(input, label) {
     checkHeaderValue(latin1(input), label);
   },
+  mutate: flipWordCase,
 };

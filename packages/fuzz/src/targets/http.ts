@@ -26,7 +26,7 @@ import {
 } from '@fullduplex/protocol';
 import { concatBytes, fingerprint, latin1Bytes } from '../bytes.ts';
 import { chunkSizes, joinInput, splitInput } from '../input.ts';
-import { insert, repeatSlice } from '../mutate.ts';
+import { flipWordCase, insert, repeatSlice } from '../mutate.ts';
 import type { Random } from '../random.ts';
 import type { FuzzTarget, LabelSink } from '../target.ts';
 import { check, InvariantViolation } from '../violation.ts';
@@ -324,7 +324,8 @@ export const httpTarget: FuzzTarget = {
     .map(latin1Bytes)
     .concat(HEADER_LINES),
   run,
-  mutate: insertHeaderLine,
+  mutate: (input, random) =>
+    random.chance(0.5) ? insertHeaderLine(input, random) : flipWordCase(input, random),
   stretch(input, size, random) {
     const { config, chunking, body } = splitInput(input);
     // Large limits, or the stretched head would just stop at the default 16 KiB with a 431.
