@@ -189,18 +189,22 @@ export class Fuzzer {
   }
 
   /**
-   * Mostly a favored entry, the smallest input for some feature: that spreads the
-   * mutations over everything covered so far rather than over the many near-copies
-   * that loops' hit counts produce, and small inputs mutate into meaningful ones more
-   * often. Sometimes one of the initial inputs, which hold the valid structures.
+   * Where mutation starts. Often one of the newest entries: a find is the step to the
+   * next one, and climbing a ladder of nested conditions needs its top rung picked
+   * again and again. Often a favored entry, the smallest input for some feature: that
+   * spreads the mutations over everything covered so far rather than over the many
+   * near-copies that loops' hit counts produce. Sometimes one of the initial inputs,
+   * which hold the valid structures; and sometimes any entry.
    */
   #pickParent(): Uint8Array {
     const { random } = this.options;
+    const corpus = this.corpus;
     this.#favored ??= [...new Set(this.#smallest.values())];
     const roll = random.below(10);
-    if (roll === 0 && this.#initialCount > 0) return this.corpus[random.below(this.#initialCount)]!;
-    if (roll < 8 && this.#favored.length > 0) return this.corpus[random.pick(this.#favored)]!;
-    return random.pick(this.corpus);
+    if (roll < 4) return corpus[corpus.length - 1 - random.below(Math.ceil(corpus.length / 8))]!;
+    if (roll < 7 && this.#favored.length > 0) return corpus[random.pick(this.#favored)]!;
+    if (roll < 8 && this.#initialCount > 0) return corpus[random.below(this.#initialCount)]!;
+    return random.pick(corpus);
   }
 
   /** The linear-time check (see scaling.ts), on the best of three runs of each size. */
