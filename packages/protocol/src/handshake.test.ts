@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBase64 } from './base64.ts';
 import { HandshakeError } from './errors.ts';
+import { negotiateDeflate } from './extensions/permessage-deflate.ts';
 import {
   type AcceptHandshakeOptions,
   acceptHandshake,
@@ -18,7 +19,7 @@ import {
   validateClientRequest,
   validateServerResponse,
 } from './handshake.ts';
-import type { ExtensionOffer } from './header-values.ts';
+import { type ExtensionOffer, formatExtensionOffers } from './header-values.ts';
 import { HttpHeadParser, type HttpRequestHead, type HttpResponseHead } from './http11.ts';
 
 function ascii(text: string): Uint8Array {
@@ -398,6 +399,13 @@ describe('validateServerResponse', () => {
       { name: 'x-other', params: [] },
     ];
     expect(validateServerResponse(head, handshake).extensions).toEqual(expected);
+  });
+
+  it('matches the names of accepted extensions case-insensitively', () => {
+    const head = response([...GOOD, 'Sec-WebSocket-Extensions: PerMessage-Deflate']);
+    expect(validateServerResponse(head, handshake).extensions).toEqual([
+      { name: 'PerMessage-Deflate', params: [] },
+    ]);
   });
 
   it('rejects extensions that were not offered or are malformed', () => {
@@ -801,6 +809,21 @@ describe('validateClientRequest and buildAcceptResponse', () => {
     const minimal = latin1(buildAcceptResponse(request, { protocol: undefined, headers: undefined }));
     expect(minimal).not.toContain('Sec-WebSocket-Protocol');
     expect(minimal).not.toContain('Sec-WebSocket-Extensions');
+  });
+
+  it("accepts negotiateDeflate's answer to an offer written in another case", () => {
+    // Found by the fuzzer (packages/fuzz/regressions/http): negotiateDeflate matches
+    // `Permessage-deflate` and answers `permessage-deflate`, which buildAcceptResponse
+    // took for an extension not offered, so the server answered 500.
+    const request = validated({
+      'Sec-WebSocket-Extensions': 'Permessage-deflate; client_no_context_takeover',
+    });
+    const agreement = negotiateDeflate(request.extensionOffers);
+    expect(agreement).toBeDefined();
+    const extensions = formatExtensionOffers([agreement!.response]);
+    expect(latin1(buildAcceptResponse(request, { extensions }))).toContain(
+      'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n',
+    );
   });
 
   it('refuses answers the client did not ask for', () => {

@@ -61,6 +61,15 @@ export function generateKey(): string {
   return encodeBase64(crypto.getRandomValues(new Uint8Array(16)));
 }
 
+/**
+ * The offered extension names, lowercased: names compare ASCII-case-insensitively,
+ * as `negotiateDeflate` matches them, so that its answer to `PerMessage-Deflate`
+ * counts as naming an offered extension.
+ */
+function extensionNames(offers: readonly ExtensionOffer[]): Set<string> {
+  return new Set(offers.map((offer) => asciiLowerCase(offer.name)));
+}
+
 function isValidKey(key: string): boolean {
   return decodeBase64(key)?.length === 16;
 }
@@ -298,9 +307,9 @@ export function validateServerResponse(
   if (extensionValue !== undefined) {
     const accepted = parseExtensionOffers(extensionValue);
     if (accepted === undefined) throw fail('WS_INVALID_EXTENSION', 'Malformed Sec-WebSocket-Extensions');
-    const offeredNames = new Set(handshake.extensionOffers.map((offer) => offer.name));
+    const offeredNames = extensionNames(handshake.extensionOffers);
     for (const extension of accepted) {
-      if (!offeredNames.has(extension.name)) {
+      if (!offeredNames.has(asciiLowerCase(extension.name))) {
         throw fail('WS_INVALID_EXTENSION', 'The server accepted an extension that was not offered');
       }
     }
@@ -520,9 +529,9 @@ function acceptResponse(
         `Malformed Sec-WebSocket-Extensions response: ${JSON.stringify(options.extensions)}`,
       );
     }
-    const offeredNames = new Set(request.extensionOffers.map((offer) => offer.name));
+    const offeredNames = extensionNames(request.extensionOffers);
     for (const extension of parsed) {
-      if (!offeredNames.has(extension.name)) {
+      if (!offeredNames.has(asciiLowerCase(extension.name))) {
         throw new TypeError(`Extension ${JSON.stringify(extension.name)} was not offered by the client`);
       }
     }

@@ -61,6 +61,22 @@ describe('zlib engine', () => {
     expect(new TextDecoder().decode(await client.decompress(second, 100))).toBe('Hello');
   });
 
+  it('after a message that ends the DEFLATE stream (BFINAL), inflates the next ones on a new stream', async () => {
+    // Found by the fuzzer (packages/fuzz/regressions/inflate): the context-takeover
+    // inflater went on feeding an ended zlib stream, so later messages came out empty.
+    for (const syncLimit of [0, 1 << 20]) {
+      const { client } = pair(TAKEOVER, syncLimit);
+      const finalHello = Uint8Array.of(0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00);
+      const hello = Uint8Array.of(0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00);
+      const text = async (data: Uint8Array) => new TextDecoder().decode(await client.decompress(data, 100));
+      expect(await text(finalHello)).toBe('Hello');
+      expect(await text(finalHello)).toBe('Hello');
+      expect(await text(hello)).toBe('Hello');
+      expect(await text(Uint8Array.of(0xf2, 0x00, 0x11, 0x00, 0x00))).toBe('Hello'); // refers back to the last one
+      client.close();
+    }
+  });
+
   it('stops inflating at the limit: 16 MiB of zeros against a 1 MiB cap (sync and async)', async () => {
     for (const params of [TAKEOVER, NO_TAKEOVER]) {
       const { server, client } = pair(params);
