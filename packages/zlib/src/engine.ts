@@ -170,10 +170,18 @@ class ZlibDeflateEngine implements DeflateEngine {
   }
 
   decompress(data: Uint8Array, maxSize: number): Uint8Array | Promise<Uint8Array> {
-    const input = withTail(data);
+    const streamed = !this.peerNoContextTakeover && !dictionariesWork();
+    // An empty compressed payload carries no block (RFC 7692's empty message is 0x00):
+    // nothing to inflate, nothing for the window.
+    if (data.length === 0 && !streamed && this.inflatesPending === 0) return new Uint8Array(0);
+    // One-shot with context takeover: a marker block after the tail proves the message
+    // ended at a block boundary (see checkBoundary).
+    const marked = !this.peerNoContextTakeover && !streamed;
+    const input = withTail(data, marked);
+    const tailEnd = data.length + TAIL.length;
     // The most this message could inflate to, reserved from the budget while it runs.
     const cost = Math.min(Math.max(1, maxSize), input.length * MAX_INFLATE_RATIO);
-    const streamed = !this.peerNoContextTakeover && !dictionariesWork();
+    const limit = maxSize + (marked ? MARKER.length : 0);
     if (!streamed && data.length <= this.syncLimit && this.inflatesPending === 0 && this.limiter.fits(cost)) {
       // maxOutputLength makes zlib stop growing its output at the cap.
       let out: Uint8Array;
@@ -181,7 +189,7 @@ class ZlibDeflateEngine implements DeflateEngine {
       try {
         const result = inflateRawSync(input, {
           finishFlush: constants.Z_SYNC_FLUSH,
-          maxOutputLength: Math.max(1, maxSize),
+          maxOutputLength: Math.max(1, limit),
           dictionary: this.window(),
           info: true,
         }) as unknown as { buffer: Uint8Array; engine: { bytesWritten: number } };
@@ -194,8 +202,10 @@ class ZlibDeflateEngine implements DeflateEngine {
         }
         throw error;
       }
+      const ended = consumed < tailEnd;
+      if (marked && !ended) out = checkBoundary(out, maxSize);
       if (out.length > maxSize) throw new InflateLimitError(maxSize);
-      this.remember(out, consumed < input.length);
+      this.remember(out, ended);
       return out;
     }
     this.inflatesPending++;
@@ -211,14 +221,17 @@ class ZlibDeflateEngine implements DeflateEngine {
           inflater = guarded(createInflateRaw({ chunkSize: ONE_SHOT_CHUNK, dictionary: this.window() }));
         }
         const consumedBefore = inflater.bytesWritten;
-        return runThrough(inflater, input, maxSize, lease, this.afterRefused)
-          .then((out) => {
-            // Zlib stopping short of the input means the message ended the DEFLATE stream
+        return runThrough(inflater, input, limit, lease, this.afterRefused, maxSize)
+          .then((inflated) => {
+            // Zlib stopping short of the tail means the message ended the DEFLATE stream
             // with a final block (BFINAL): the peer's next message starts a new one.
-            const ended = inflater.bytesWritten - consumedBefore < input.length;
+            const ended = inflater.bytesWritten - consumedBefore < tailEnd;
+            let out = inflated;
             if (streamed) {
               if (ended) this.inflater = undefined;
             } else {
+              if (marked && !ended) out = checkBoundary(out, maxSize);
+              if (out.length > maxSize) throw new InflateLimitError(maxSize);
               this.remember(out, ended);
             }
             return compact(out);
@@ -317,6 +330,7 @@ function runThrough(
   maxSize: number,
   lease?: Lease,
   afterRefused?: () => void,
+  reportedLimit = maxSize,
 ): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
     let chunks: Uint8Array[] = [];
@@ -336,7 +350,7 @@ function runThrough(
         lease?.keep(chunks);
         chunks = [];
         afterRefused?.();
-        reject(new InflateLimitError(maxSize));
+        reject(new InflateLimitError(reportedLimit));
         return;
       }
       chunks.push(chunk);
@@ -382,11 +396,48 @@ function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-function withTail(data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(data.length + 4);
+/** The message's data, the sync-flush tail RFC 7692 §7.2.2 restores, and optionally the marker block. */
+function withTail(data: Uint8Array, marked: boolean): Uint8Array {
+  const out = new Uint8Array(data.length + TAIL.length + (marked ? MARKER_BLOCK.length : 0));
   out.set(data);
   out.set(TAIL, data.length);
+  if (marked) out.set(MARKER_BLOCK, data.length + TAIL.length);
   return out;
+}
+
+const MARKER = new Uint8Array([0x4d, 0x41, 0x52, 0x4b]);
+/**
+ * MARKER deflated as a final block with fixed Huffman codes. Compressed, so that a stream
+ * left inside a stored block (which copies bytes through) cannot produce MARKER from it.
+ */
+const MARKER_BLOCK = new Uint8Array([0xf3, 0x75, 0x0c, 0xf2, 0x06, 0x00]);
+
+/**
+ * Inflating a message on its own, with the window as dictionary, is what one long stream
+ * does only if the message ends at a block boundary, as RFC 7692 §7.2.1 requires (its data
+ * ends with an empty stored block, minus the 4 bytes restored). Then the marker block
+ * appended after the tail inflates to exactly MARKER (and ends the stream), which is cut
+ * off here. A peer whose message ends inside a block would have its next message mean
+ * something else: it is refused as corrupt rather than inflated differently from a stream.
+ */
+function checkBoundary(out: Uint8Array, maxSize: number): Uint8Array {
+  const n = out.length - MARKER.length;
+  if (
+    n < 0 ||
+    out[n] !== MARKER[0] ||
+    out[n + 1] !== MARKER[1] ||
+    out[n + 2] !== MARKER[2] ||
+    out[n + 3] !== MARKER[3]
+  ) {
+    // Without its marker, output past the cap means the message itself is too big (the
+    // marker may simply have been cut off at the cap).
+    if (out.length > maxSize) throw new InflateLimitError(maxSize);
+    throw Object.assign(
+      new Error('compressed message does not end at a DEFLATE block boundary (RFC 7692 7.2.1)'),
+      { code: 'Z_DATA_ERROR' },
+    );
+  }
+  return out.subarray(0, n);
 }
 
 function withoutTail(data: Uint8Array): Uint8Array {
