@@ -7,162 +7,20 @@
 //   {"deliveries", "seconds", "rate", "sent", "fanout", "perReceiver": {min, max}, "lost", "errors"}
 // One thread, epoll, blocking writes (the window keeps them small), non-blocking reads.
 // Exits 2 on a failed handshake, a closed connection, or after the run plus 60 s.
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "lib/raw-ws.h"
 
 typedef struct {
-  int fd;
-  uint64_t skip;     // payload bytes of the current frame still to come
-  uint8_t head[14];  // a frame header split across reads
-  int headLen;
-  double count;      // messages received
+  FrameScanner frames;
+  double count;  // messages received
 } Conn;
 
 static Conn *conns;
 static int nconns;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void fail(const char *message) {
-  fprintf(stderr, "broadcast-load.c: %s (%s)\n", message, strerror(errno));
-  exit(2);
-}
-
-static void writeAll(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-}
-
-static const uint8_t EMPTY_PONG[] = {0x8a, 0x80, 0, 0, 0, 0};
-
-static int openConnection(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) fail("socket");
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) fail("connect");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  char request[256];
-  int n = snprintf(request, sizeof request,
-                   "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   port);
-  writeAll(fd, (const uint8_t *)request, (size_t)n);
-  // Read the response byte by byte up to its blank line, so no frame is consumed with it.
-  char response[4096];
-  int len = 0;
-  while (len < (int)sizeof response - 1) {
-    ssize_t r = recv(fd, response + len, 1, 0);
-    if (r <= 0) fail("handshake: connection closed");
-    len++;
-    if (len >= 4 && memcmp(response + len - 4, "\r\n\r\n", 4) == 0) break;
-  }
-  response[len] = 0;
-  // The accept value for the fixed key above (RFC 6455's own example).
-  if (strncmp(response, "HTTP/1.1 101", 12) != 0 || !strstr(response, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")) {
-    errno = 0;
-    fail("handshake refused");
-  }
-  return fd;
-}
-
-// Scans `n` bytes of server frames on `c`; returns how many data messages ended in them.
-static long scan(Conn *c, const uint8_t *p, size_t n) {
-  long messages = 0;
-  size_t i = 0;
-  if (c->skip >= n) {
-    c->skip -= n;
-    return 0;
-  }
-  i = (size_t)c->skip;
-  c->skip = 0;
-  while (i < n) {
-    const uint8_t *h = p + i;
-    size_t avail = n - i;
-    uint8_t joined[14];
-    if (c->headLen > 0) {
-      // Complete a header split across reads (headers are at most 14 bytes).
-      size_t take = avail < (size_t)(14 - c->headLen) ? avail : (size_t)(14 - c->headLen);
-      memcpy(joined, c->head, (size_t)c->headLen);
-      memcpy(joined + c->headLen, h, take);
-      h = joined;
-      avail = (size_t)c->headLen + take;
-    }
-    if (avail < 2) goto partial;
-    uint64_t length = h[1] & 0x7f;
-    size_t head = 2;
-    if (length == 126) {
-      if (avail < 4) goto partial;
-      length = ((uint64_t)h[2] << 8) | h[3];
-      head = 4;
-    } else if (length == 127) {
-      if (avail < 10) goto partial;
-      length = 0;
-      for (int k = 2; k < 10; k++) length = (length << 8) | h[k];
-      head = 10;
-    }
-    int opcode = h[0] & 0x0f;
-    if (opcode < 3) {
-      if (h[0] & 0x80) messages++;
-    } else if (opcode == 0x9) {
-      writeAll(c->fd, EMPTY_PONG, sizeof EMPTY_PONG);
-    } else if (opcode == 0x8) {
-      errno = 0;
-      fail("the server closed a connection");
-    }
-    // Where this frame ends, relative to p[i] (a joined header started before p).
-    size_t consumed = head - (size_t)c->headLen;
-    c->headLen = 0;
-    uint64_t end = (uint64_t)i + consumed + length;
-    if (end > n) {
-      c->skip = end - n;
-      return messages;
-    }
-    i = (size_t)end;
-    continue;
-  partial:
-    if (c->headLen > 0) {
-      size_t take = avail - (size_t)c->headLen;
-      memcpy(c->head + c->headLen, p + i, take);
-      c->headLen += (int)take;
-    } else {
-      memcpy(c->head, p + i, avail);
-      c->headLen = (int)avail;
-    }
-    return messages;
-  }
-  return messages;
-}
-
-static const char *option(int argc, char **argv, const char *name, const char *fallback) {
-  for (int k = 1; k + 1 < argc; k++)
-    if (strcmp(argv[k], name) == 0) return argv[k + 1];
-  return fallback;
-}
-
 int main(int argc, char **argv) {
+  programName = "broadcast-load.c";
   int port = atoi(option(argc, argv, "--port", "0"));
   int R = atoi(option(argc, argv, "--receivers", "1000"));
   int S = atoi(option(argc, argv, "--senders", "1"));
@@ -181,9 +39,9 @@ int main(int argc, char **argv) {
   conns = calloc((size_t)nconns, sizeof(Conn));
   int ep = epoll_create1(0);
   for (int k = 0; k < nconns; k++) {
-    conns[k].fd = openConnection(port);
+    conns[k].frames.fd = openConnection(port);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)k};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[k].fd, &ev) < 0) fail("epoll_ctl");
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[k].frames.fd, &ev) < 0) fail("epoll_ctl");
   }
 
   // One masked text frame (mask 0: the payload goes as is), repeated --batch times.
@@ -215,7 +73,7 @@ int main(int argc, char **argv) {
 
   for (;;) {
     while (running && sent * fanout - delivered <= lowWater) {
-      writeAll(conns[R + nextSender].fd, batchFrames, frameLen * (size_t)batch);
+      writeAll(conns[R + nextSender].frames.fd, batchFrames, frameLen * (size_t)batch);
       nextSender = (nextSender + 1) % S;
       sent += (double)batch;
     }
@@ -224,9 +82,9 @@ int main(int argc, char **argv) {
     for (int e = 0; e < ready; e++) {
       Conn *c = &conns[events[e].data.u32];
       for (;;) {
-        ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t r = recv(c->frames.fd, buf, sizeof buf, MSG_DONTWAIT);
         if (r > 0) {
-          long m = scan(c, buf, (size_t)r);
+          long m = scanFrames(&c->frames, buf, (size_t)r, NULL);
           c->count += (double)m;
           delivered += (double)m;
           if (r < (ssize_t)sizeof buf) break;

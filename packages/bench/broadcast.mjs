@@ -31,12 +31,10 @@
 // (user, system and irq time; other work on a shared machine slows both). Prints a markdown table (medians; ratios to ws on Node and,
 // for ours on Bun and Deno, to that runtime's own server), the load average and the command line;
 // progress goes to stderr. A run fails if messages are lost.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { compileLoadGenerator } from './lib/compile-c.mjs';
 import {
   canPin,
   childProcesses,
@@ -97,22 +95,8 @@ function loadGenerator() {
   if (values.load === 'node') {
     return [NODE, ['packages/bench/broadcast-load.mjs'], `broadcast-load.mjs on ${runtimeVersion('node')}`];
   }
-  const source = fileURLToPath(new URL('./broadcast-load.c', import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'broadcast-load-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const binary = join(dir, 'broadcast-load');
-  const cc = ['cc', 'gcc'].find((c) => {
-    try {
-      execFileSync(c, ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (cc === undefined || !existsSync(source)) usage('--load c needs cc (or gcc) and broadcast-load.c');
-  execFileSync(cc, ['-O2', '-o', binary, source], { stdio: 'inherit' });
-  const version = execFileSync(cc, ['--version'], { encoding: 'utf8' }).split('\n', 1)[0];
-  return [binary, [], `broadcast-load.c (${version}, -O2)`];
+  const { binary, label } = compileLoadGenerator(new URL('./broadcast-load.c', import.meta.url));
+  return [binary, [], label];
 }
 const [loadCommand, loadArgs, loadLabel] = loadGenerator();
 

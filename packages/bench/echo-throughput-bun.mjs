@@ -11,9 +11,9 @@
 //   --warmup S        seconds of load before measuring (default 1)
 //   --rounds N        rounds; each runs both servers, alternating which goes first (default 5)
 //   --no-pin          do not pin servers and load generator to separate CPUs with taskset
-//   --load node|bun   load generator (default bun): `bun` is load-bun.mjs, Bun's native WebSocket
-//                     client; `node` is load.mjs, the npm `ws` client on Node, which saturates its
-//                     CPU before either Bun server does
+//   --load bun|c|node load generator (default bun): `bun` is load-bun.mjs, Bun's native WebSocket
+//                     client; `c` is echo-load.c, compiled with the machine's cc; `node` is load.mjs,
+//                     the npm `ws` client on Node, which saturates its CPU before either Bun server does
 //   --bun PATH        the Bun executable (default: $BUN, else packages/bun's `bun` package, else
 //                     `bun` on PATH); the real binary, not node_modules/.bin/bun (a shell script that
 //                     neither passes signals on nor is the process whose CPU time is measured)
@@ -26,7 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { cLoadGenerator, ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
 import { commandLine, printHelp, ROOT, usage, versionOf } from './lib/measure.mjs';
 
 const { values } = parseArgs({
@@ -38,7 +38,7 @@ const { values } = parseArgs({
 });
 if (values.help) printHelp(import.meta.url);
 
-if (values.load !== 'bun' && values.load !== 'node') usage(`--load must be bun or node, got ${values.load}`);
+if (!['bun', 'c', 'node'].includes(values.load)) usage(`--load must be bun, c or node, got ${values.load}`);
 const config = echoConfig(values);
 
 // Two CPUs or more: servers on the last one, the load generator on the first.
@@ -71,8 +71,10 @@ const NODE = process.versions.bun
       .map((dir) => `${dir}/node`)
       .find((f) => existsSync(f)) ?? 'node')
   : process.execPath;
-const LOAD =
-  values.load === 'bun'
+const C_LOAD = values.load === 'c' ? cLoadGenerator() : undefined;
+const LOAD = C_LOAD
+  ? { exec: C_LOAD.load.command, script: undefined, label: C_LOAD.label }
+  : values.load === 'bun'
     ? {
         exec: BUN,
         script: fileURLToPath(new URL('./load-bun.mjs', import.meta.url)),

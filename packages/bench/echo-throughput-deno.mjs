@@ -11,11 +11,13 @@
 //   --warmup S        seconds of load before measuring (default 1)
 //   --rounds N        rounds; each runs both servers, alternating which goes first (default 5)
 //   --no-pin          do not pin servers and load generator to separate CPUs with taskset
+//   --load c|node     load generator (default c): `c` is echo-load.c, compiled with the machine's cc;
+//                     `node` is load.mjs, the npm `ws` client, which saturates its CPU first
 //
 // Each echo server runs in its own Deno process (ours: `deno run -A examples/echo/deno.ts`;
 // native: `deno run -A packages/bench/deno-native-echo-server.ts`, same contract), and so does the
-// load generator (load.mjs on Node, the `ws` client, the same for both servers, as for
-// echo-throughput.mjs). Everything is plain TCP on 127.0.0.1. Prints a markdown table: median round
+// load generator (the same for both servers: echo-load.c, or load.mjs on Node with the `ws`
+// client). Everything is plain TCP on 127.0.0.1. Prints a markdown table: median round
 // trips per second per server, the ratio ours/native, and the command line. Progress goes to
 // stderr. Deno is the binary @fullduplex/deno installs (its `deno` dev dependency), or $DENO.
 import { execFileSync } from 'node:child_process';
@@ -24,11 +26,23 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
-import { commandLine, printHelp, ROOT, versionOf } from './lib/measure.mjs';
+import { cLoadGenerator, ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { commandLine, printHelp, ROOT, usage, versionOf } from './lib/measure.mjs';
 
-const { values } = parseArgs({ options: ECHO_OPTIONS });
+const { values } = parseArgs({ options: { ...ECHO_OPTIONS, load: { type: 'string', default: 'c' } } });
 if (values.help) printHelp(import.meta.url);
+if (values.load !== 'c' && values.load !== 'node') usage(`--load must be c or node, got ${values.load}`);
+const LOAD =
+  values.load === 'c'
+    ? cLoadGenerator()
+    : {
+        load: {
+          command: process.execPath,
+          script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
+          args: [],
+        },
+        label: 'ws client on Node (load.mjs)',
+      };
 
 const config = echoConfig(values);
 
@@ -60,16 +74,12 @@ await runEchoComparison({
     env: { DEFLATE: '0', NO_COLOR: '1' },
     timeoutSeconds: 30,
   },
-  load: {
-    command: process.execPath,
-    script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
-    args: [],
-  },
+  load: LOAD.load,
   title: `Echo throughput on Deno ${denoVersion}`,
   other: 'Deno.serve',
   setup:
     'servers: `deno run -A` of examples/echo/deno.ts and packages/bench/deno-native-echo-server.ts (plain TCP); ' +
-    'load generator: ws client on Node in its own process for both servers; all on 127.0.0.1. ',
+    `load generator: ${LOAD.label} in its own process for both servers; all on 127.0.0.1. `,
   runtime: `Deno ${denoVersion}, Node ${process.version} (load generator), `,
   command: commandLine(import.meta.url, { filter: '@fullduplex/bench', scripts: { 'bench:echo:deno': [] } }),
 });

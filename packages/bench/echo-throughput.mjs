@@ -10,26 +10,48 @@
 //   --warmup S        seconds of load before measuring (default 1)
 //   --rounds N        rounds; each runs both servers, alternating which goes first (default 5)
 //   --no-pin          do not pin servers and load generator to separate CPUs with taskset
+//   --load c|node     load generator (default c): `c` is echo-load.c, compiled with the machine's cc;
+//                     `node` is load.mjs, the npm `ws` client, which saturates its CPU first on small
+//                     messages (not with --deflate: echo-load.c does not compress)
 //   --deflate         permessage-deflate on both servers (DEFLATE=1: ours `perMessageDeflate: true`,
 //                     ws `perMessageDeflate: true`) and in the load generator (ws client,
 //                     `perMessageDeflate: true`), with compressible (JSON-like) messages
 //
 // Each echo server runs in its own process (ours: examples/echo/node.mjs; ws: ws-echo-server.mjs
-// here, same contract), and so does the load generator (load.mjs, the `ws` client for both
-// servers). Everything is on 127.0.0.1. Prints a markdown table: median round trips per second
+// here, same contract), and so does the load generator (the same for both servers: echo-load.c,
+// or load.mjs on the `ws` client). Everything is on 127.0.0.1. Prints a markdown table: median round trips per second
 // per server, the ratio ours/ws, and the command line. Progress goes to stderr.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
-import { commandLine, printHelp, versionOf } from './lib/measure.mjs';
+import { cLoadGenerator, ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { commandLine, printHelp, usage, versionOf } from './lib/measure.mjs';
 
 const require = createRequire(import.meta.url);
 
 const { values } = parseArgs({
-  options: { ...ECHO_OPTIONS, deflate: { type: 'boolean', default: false } },
+  options: {
+    ...ECHO_OPTIONS,
+    deflate: { type: 'boolean', default: false },
+    load: { type: 'string' },
+  },
 });
 if (values.help) printHelp(import.meta.url);
+// The C generator speaks no permessage-deflate.
+const loadKind = values.load ?? (values.deflate ? 'node' : 'c');
+if (loadKind !== 'c' && loadKind !== 'node') usage(`--load must be c or node, got ${loadKind}`);
+if (loadKind === 'c' && values.deflate) usage('--deflate needs --load node (echo-load.c does not compress)');
+const LOAD =
+  loadKind === 'c'
+    ? cLoadGenerator()
+    : {
+        load: {
+          command: process.execPath,
+          script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
+          args: values.deflate ? ['--deflate'] : [],
+        },
+        label: 'ws client (load.mjs)',
+      };
 
 const config = { ...echoConfig(values), deflate: values.deflate };
 
@@ -57,15 +79,11 @@ await runEchoComparison({
     env: { DEFLATE: config.deflate ? '1' : '0' },
     timeoutSeconds: 10,
   },
-  load: {
-    command: process.execPath,
-    script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
-    args: config.deflate ? ['--deflate'] : [],
-  },
+  load: LOAD.load,
   title: `Echo throughput${config.deflate ? ' with permessage-deflate' : ''}`,
   messages: `${config.deflate ? 'compressible ' : ''}binary messages`,
   other: 'ws',
-  setup: 'load generator: ws client in its own process for both servers; all on 127.0.0.1. ',
+  setup: `load generator: ${LOAD.label} in its own process for both servers; all on 127.0.0.1. `,
   runtime: `Node ${process.version}, `,
   notes: config.deflate
     ? [

@@ -1,6 +1,7 @@
 // The part of the echo throughput drivers (echo-throughput*.mjs) common to every runtime: the
 // flags, the servers' and load generator's processes, the rounds, and the markdown table.
 import { cpus } from 'node:os';
+import { compileLoadGenerator } from './compile-c.mjs';
 import {
   canPin,
   childProcesses,
@@ -37,6 +38,15 @@ export function echoConfig(values) {
   };
 }
 
+/**
+ * The C load generator (echo-load.c, compiled now) as a `load` for runEchoComparison, with its
+ * label for the table; it speaks load.mjs's flags and output, and never saturates first.
+ */
+export function cLoadGenerator() {
+  const { binary, label } = compileLoadGenerator(new URL('../echo-load.c', import.meta.url));
+  return { load: { command: binary, script: undefined, args: [] }, label };
+}
+
 /** CPUs, when pinning: servers on the last one, the load generator on the first. */
 export function echoPinning(noPin) {
   return { pin: canPin(noPin), serverCpu: String(cpus().length - 1), loadCpu: '0' };
@@ -49,7 +59,8 @@ const sizeLabel = (n) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n
  *
  * - `servers`: two of `{ key, label, script }`, ours (key `ours`) first; `serverProcess`:
  *   `{ command, args(script), cwd, env, timeoutSeconds }` to run one (with PORT=0 and `env`).
- * - `load`: the load generator, `{ command, script, args }` (`args` after the common flags).
+ * - `load`: the load generator, `{ command, script, args }` (`script`, when there is one, before
+ *   the common flags; `args` after them).
  * - The table: `title` (the heading up to its colon), `messages` (what is sent, default
  *   `binary messages`), `other` (the other server's short name), `setup` (the sentence on servers
  *   and load generator), `runtime` (the runtime versions, ending in `, `), `notes` (paragraphs
@@ -101,7 +112,7 @@ export async function runEchoComparison(options) {
   function measure(server) {
     return new Promise((resolve, reject) => {
       const args = [
-        load.script,
+        ...(load.script === undefined ? [] : [load.script]),
         '--url',
         server.url,
         '--connections',
