@@ -106,6 +106,28 @@ describe('RFC 6455 §5.7 examples', () => {
     expect(sentFramesFromBytes('server', out)).toEqual([{ type: 'pong', data: enc.encode('Hello') }]);
   });
 
+  it('past maxAutoPongs in one batch of input, only the latest ping is answered, once', () => {
+    const c = client({ maxAutoPongs: 3 });
+    const pings = Array.from({ length: 50 }, (_, i) => hex(`89 01 ${i.toString(16).padStart(2, '0')}`));
+    const events = feed(c, concat(pings));
+    expect(events).toHaveLength(50);
+    const pongs = sentFramesFromBytes('server', concat(c.dataToSend()));
+    expect(pongs).toEqual([0, 1, 2, 49].map((i) => ({ type: 'pong', data: Uint8Array.of(i) })));
+    // The count starts again with the next batch; a close sent meanwhile goes after the owed pong.
+    feed(c, concat(pings.slice(0, 5)));
+    c.sendClose(1000);
+    const next = sentFramesFromBytes('server', concat(c.dataToSend()));
+    expect(next.map((f) => f.type)).toEqual(['pong', 'pong', 'pong', 'pong', 'close']);
+    expect(next[3]).toEqual({ type: 'pong', data: Uint8Array.of(4) });
+  });
+
+  it('every ping of an ordinary burst (up to the default cap of 16) gets its own pong', () => {
+    const c = client();
+    feed(c, concat(Array.from({ length: 16 }, (_, i) => hex(`89 01 ${i.toString(16).padStart(2, '0')}`))));
+    const pongs = sentFramesFromBytes('server', concat(c.dataToSend()));
+    expect(pongs).toEqual(Array.from({ length: 16 }, (_, i) => ({ type: 'pong', data: Uint8Array.of(i) })));
+  });
+
   it('a masked pong reaches a server', () => {
     expect(feed(server(), hex('8a 85 37 fa 21 3d 7f 9f 4d 51 58'))).toEqual([
       { type: 'pong', data: enc.encode('Hello') },

@@ -43,6 +43,12 @@ export interface ProtocolLimits {
   readonly maxFrameSize: number;
   /** Most frames one message may be split into, empty ones included. Default 16384; over it → 1009. */
   readonly maxFragments: number;
+  /**
+   * Most automatic pongs queued between two {@link Protocol.dataToSend} calls. Past it only
+   * the latest ping is answered, once (RFC 6455 §5.5.3 allows answering just the most
+   * recent): a ping flood makes us send a bounded amount per batch of input. Default 16.
+   */
+  readonly maxAutoPongs: number;
 }
 
 /** Options for {@link Protocol}. */
@@ -63,6 +69,8 @@ export interface ProtocolOptions extends Partial<ProtocolLimits> {
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Default cap on the number of frames in one message. */
 export const DEFAULT_MAX_FRAGMENTS = 16384;
+/** Default {@link ProtocolLimits.maxAutoPongs}. */
+export const DEFAULT_MAX_AUTO_PONGS = 16;
 
 /** A frame encoded ahead of time, header and payload apart (see `encodeFrame`). */
 export interface EncodedFrame {
@@ -111,6 +119,10 @@ export class Protocol {
   private pendingEvents: ProtocolEvent[] = NO_EVENTS;
   private pendingOutput: Uint8Array[] = NO_OUTPUT;
   private outputBytes = 0;
+  /** Automatic pongs queued since the output was last taken. */
+  private autoPongs = 0;
+  /** The latest ping past the cap on automatic pongs, answered when the output is taken. */
+  private latestPing: Uint8Array | undefined = undefined;
   private sentClose: CloseInfo | undefined;
   /** The peer's close frame arrived; our reply waits for the next dataToSend(). */
   private closeReply: { code: number; reason: string; payload: Uint8Array } | undefined;
@@ -143,6 +155,7 @@ export class Protocol {
       maxMessageSize,
       options.maxFrameSize ?? maxMessageSize,
       options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+      options.maxAutoPongs ?? DEFAULT_MAX_AUTO_PONGS,
     );
     if (options.side !== 'client' && options.side !== 'server') {
       throw new TypeError(`side must be 'client' or 'server', got ${String(options.side)}`);
@@ -283,6 +296,8 @@ export class Protocol {
    * {@link replyToClose} once they are queued.
    */
   dataToSend(replyToClose = true): Uint8Array[] {
+    this.answerLatestPing();
+    this.autoPongs = 0;
     if (replyToClose) this.replyToClose();
     const out = this.pendingOutput;
     if (out.length !== 0) {
@@ -558,7 +573,15 @@ export class Protocol {
     const data = piece.data;
     switch (piece.opcode) {
       case Opcode.PING:
-        if (this.autoPong && !this.sentClose) this.queueFrame(Opcode.PONG, data, true);
+        if (this.autoPong && !this.sentClose) {
+          if (this.autoPongs < this.limits.maxAutoPongs) {
+            this.autoPongs++;
+            this.queueFrame(Opcode.PONG, data, true);
+          } else {
+            // Over the cap: the latest ping is answered when the output is taken.
+            this.latestPing = data;
+          }
+        }
         this.addEvent({ type: 'ping', data });
         return;
       case Opcode.PONG:
@@ -597,7 +620,17 @@ export class Protocol {
     this.resetMessage();
   }
 
+  /** The pong owed to the latest ping past {@link ProtocolLimits.maxAutoPongs}, if any. */
+  private answerLatestPing(): void {
+    const ping = this.latestPing;
+    if (ping === undefined) return;
+    this.latestPing = undefined;
+    if (!this.sentClose) this.queueFrame(Opcode.PONG, ping, true);
+  }
+
   private queueClose(code: number, reason: string, payload: Uint8Array): void {
+    // Nothing goes after our close frame: an owed pong goes before it.
+    this.answerLatestPing();
     this.queueFrame(Opcode.CLOSE, payload, true);
     this.sentClose = { code, reason };
     this.currentState = ProtocolState.CLOSING;
@@ -663,11 +696,16 @@ export class Protocol {
 const limitsByValue = new Map<string, ProtocolLimits>();
 
 /** The frozen limits object for these values, checked; shared by every connection that uses them. */
-function sharedLimits(maxMessageSize: number, maxFrameSize: number, maxFragments: number): ProtocolLimits {
-  const key = `${maxMessageSize}/${maxFrameSize}/${maxFragments}`;
+function sharedLimits(
+  maxMessageSize: number,
+  maxFrameSize: number,
+  maxFragments: number,
+  maxAutoPongs: number,
+): ProtocolLimits {
+  const key = `${maxMessageSize}/${maxFrameSize}/${maxFragments}/${maxAutoPongs}`;
   const known = limitsByValue.get(key);
   if (known !== undefined) return known;
-  const limits: ProtocolLimits = Object.freeze({ maxMessageSize, maxFrameSize, maxFragments });
+  const limits: ProtocolLimits = Object.freeze({ maxMessageSize, maxFrameSize, maxFragments, maxAutoPongs });
   for (const [name, value] of Object.entries(limits)) {
     if (!Number.isSafeInteger(value) || value < 0) {
       throw new RangeError(`${name} must be a non-negative safe integer, got ${String(value)}`);

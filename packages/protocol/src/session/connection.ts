@@ -274,6 +274,7 @@ export class WebSocketConnection<Data = unknown>
       maxMessageSize: options.maxMessageSize,
       maxFrameSize: options.maxFrameSize,
       maxFragments: options.maxFragments,
+      maxAutoPongs: options.maxAutoPongs,
       autoPong: options.autoPong,
       perMessageDeflate: info.deflate !== undefined,
     });
