@@ -11,7 +11,7 @@
  * chunk of the read already in flight is held until `resume()`). A pending read
  * pins its buffer for as long as the peer is silent, so the buffer is small
  * ({@link IDLE_READ_SIZE}) unless the last read filled its buffer (more is likely
- * waiting): an idle connection holds a few hundred bytes, not a 64 KiB buffer. The
+ * waiting): an idle connection holds a few hundred bytes, not a large buffer. The
  * session layer keeps views of the chunks it is handed (zero-copy payloads, in-place
  * unmasking), so a chunk is never reused: a full large read hands its buffer over,
  * smaller reads are copied out so a few bytes never pin a large buffer.
@@ -20,8 +20,21 @@ import type { PendingTransport, Transport, TransportHandler } from '@fullduplex/
 
 /** Buffer of a read while nothing suggests more is waiting. */
 const IDLE_READ_SIZE = 512;
-/** Buffer of a read right after one that filled its buffer. */
-const BUSY_READ_SIZE = 64 * 1024;
+/**
+ * Buffer of a read right after one that filled its buffer. Not larger: everything a
+ * chunk holds is handled at once, and a chunk of thousands of tiny control frames made
+ * that much short-lived garbage live at once that Deno's young generation promoted it,
+ * growing the heap by tens of MiB under a ping or pong flood (larger reads gained no
+ * throughput either).
+ */
+const BUSY_READ_SIZE = 16 * 1024;
+/**
+ * Full reads in a row after which the read loop yields to the event loop. Deno completes
+ * a read of data already waiting without a trip through the event loop, so a peer that
+ * keeps the socket full would otherwise keep the loop in microtasks and starve every
+ * other connection and the listener.
+ */
+const FULL_READS_BEFORE_YIELD = 16;
 /** How long `destroy()` lets a pending write (a 101 response, a close frame) finish. */
 const DESTROY_FLUSH_MS = 100;
 
@@ -199,7 +212,13 @@ export class DenoConnTransport implements Transport, PendingTransport {
 
   private async readLoop(): Promise<void> {
     const handler = this.handler as TransportHandler;
+    let fullReads = 0;
     while (!this.paused && !this.destroyed && !this.closed) {
+      if (fullReads >= FULL_READS_BEFORE_YIELD) {
+        fullReads = 0;
+        await yieldToEventLoop();
+        continue;
+      }
       let chunk: Uint8Array | null;
       if (this.held !== undefined) {
         chunk = this.held;
@@ -223,6 +242,7 @@ export class DenoConnTransport implements Transport, PendingTransport {
           continue;
         } else {
           this.lastReadFilled = n === buffer.length;
+          fullReads = this.lastReadFilled ? fullReads + 1 : 0;
           if (!busy) {
             // The small buffer was fresh: hand it over as it is.
             chunk = buffer.subarray(0, n);
@@ -292,4 +312,9 @@ export class DenoConnTransport implements Transport, PendingTransport {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Resolves from a timer: after the event loop has polled sockets and listeners again. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

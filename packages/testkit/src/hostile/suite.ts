@@ -62,7 +62,7 @@ export const HOSTILE_BOUNDS = {
   /** A fresh client right after an attack, and each probe of a reset storm. */
   probeLatencyMs: 1000,
   /** A fresh client while one peer floods. */
-  probeDuringFloodMs: 2000,
+  probeDuringFloodMs: 1000,
 } as const;
 
 /**
