@@ -8,8 +8,9 @@
 //
 //   --connections N   idle connections per server and round (default 10000)
 //   --rounds N        rounds; each starts every server afresh, alternating the order (default 3)
-//   --servers LIST    comma-separated subset of node,bun,deno,ws,ws-deflate,bun-native,deno-native
-//                     (default: all)
+//   --servers LIST    comma-separated subset of node,bun,deno,ws,ws-deflate,bun-native,deno-native,
+//                     deno-floor (default: all but deno-floor: deno-floor-server.ts, the handshake
+//                     and one pending read per connection, what any server on Deno's TCP API holds)
 //   --settle S        at most this many seconds for a server to settle before a reading (default 20)
 //   --json FILE       also write every reading as JSON
 //   --no-pin          do not pin servers and load generator to separate CPUs with taskset

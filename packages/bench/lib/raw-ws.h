@@ -165,6 +165,34 @@ static long scanFrames(FrameScanner *c, const uint8_t *p, size_t n, OnDataFrame 
   return messages;
 }
 
+// Reads and scans what the socket has now (non-blocking); returns the messages that ended in it.
+// Fails when the server closed the connection or on a read error.
+static long readAvailable(FrameScanner *c, OnDataFrame onData) {
+  static uint8_t buf[1 << 17];
+  long messages = 0;
+  for (;;) {
+    ssize_t r = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) {
+      messages += scanFrames(c, buf, (size_t)r, onData);
+      if (r < (ssize_t)sizeof buf) return messages;
+    } else if (r == 0) {
+      errno = 0;
+      fail("the server closed a connection");
+    } else {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return messages;
+      if (errno != EINTR) fail("read");
+    }
+  }
+}
+
+// Fails once `deadline` (a now() value) has passed.
+static void checkDeadline(double deadline) {
+  if (now() > deadline) {
+    errno = 0;
+    fail("timed out");
+  }
+}
+
 // The value after `name` in argv, or `fallback`.
 static const char *option(int argc, char **argv, const char *name, const char *fallback) {
   for (int k = 1; k + 1 < argc; k++)

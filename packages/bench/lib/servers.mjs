@@ -129,6 +129,12 @@ export const SERVERS = {
     echo: 'packages/bench/deno-native-echo-server.ts',
     broadcast: 'packages/bench/deno-native-broadcast-server.ts',
   },
+  // Not a WebSocket server: the handshake and one 512-byte pending read (idle memory only).
+  'deno-floor': {
+    runtime: 'deno',
+    label: 'Deno TCP floor (handshake, one pending read)',
+    echo: 'packages/bench/deno-floor-server.ts',
+  },
 };
 
 /** The keys in `list` (comma-separated) that have a `kind` script; exits 2 on an unknown one. */
