@@ -202,11 +202,7 @@ class ZlibDeflateEngine implements DeflateEngine {
         }
         throw error;
       }
-      const ended = consumed < tailEnd;
-      if (marked && !ended) out = checkBoundary(out, maxSize);
-      if (out.length > maxSize) throw new InflateLimitError(maxSize);
-      this.remember(out, ended);
-      return out;
+      return this.finishOneShot(out, consumed < tailEnd, marked, maxSize);
     }
     this.inflatesPending++;
     const job = this.inflateChain.then(() =>
@@ -226,15 +222,11 @@ class ZlibDeflateEngine implements DeflateEngine {
             // Zlib stopping short of the tail means the message ended the DEFLATE stream
             // with a final block (BFINAL): the peer's next message starts a new one.
             const ended = inflater.bytesWritten - consumedBefore < tailEnd;
-            let out = inflated;
             if (streamed) {
               if (ended) this.inflater = undefined;
-            } else {
-              if (marked && !ended) out = checkBoundary(out, maxSize);
-              if (out.length > maxSize) throw new InflateLimitError(maxSize);
-              this.remember(out, ended);
+              return compact(inflated);
             }
-            return compact(out);
+            return compact(this.finishOneShot(inflated, ended, marked, maxSize));
           })
           .finally(() => {
             if (inflater !== this.inflater) inflater.close();
@@ -246,6 +238,18 @@ class ZlibDeflateEngine implements DeflateEngine {
   }
 
   /** The dictionary for the next message: the window of what was inflated so far. */
+  /**
+   * A one-shot inflate's output as the message: the marker cut off (or the message
+   * refused, see checkBoundary) unless the message ended the stream, the cap applied,
+   * the window updated.
+   */
+  private finishOneShot(out: Uint8Array, endedStream: boolean, marked: boolean, maxSize: number): Uint8Array {
+    const message = marked && !endedStream ? checkBoundary(out, maxSize) : out;
+    if (message.length > maxSize) throw new InflateLimitError(maxSize);
+    this.remember(message, endedStream);
+    return message;
+  }
+
   private window(): Uint8Array | undefined {
     if (this.peerNoContextTakeover || this.historyLength === 0) return undefined;
     return (this.history as Uint8Array).subarray(0, this.historyLength);
