@@ -105,13 +105,18 @@ class FakeConn implements DenoConnLike {
   }
 }
 
-function fakeTransport(): { conn: FakeConn; transport: DenoConnTransport; events: string[] } {
+function fakeTransport(): {
+  conn: FakeConn;
+  transport: DenoConnTransport;
+  events: string[];
+  rec: ReturnType<typeof recordTransport>;
+} {
   const conn = new FakeConn();
   const transport = new DenoConnTransport(conn, false);
   const rec = recordTransport();
   transport.attach(rec.handler);
   cleanup.push(() => transport.destroy());
-  return { conn, transport, events: rec.events };
+  return { conn, transport, events: rec.events, rec };
 }
 
 describe('deno transport: writing', () => {
@@ -197,11 +202,7 @@ describe('deno transport: reading', () => {
   });
 
   it('a peer that keeps the socket full does not keep the event loop: reads yield to timers', async () => {
-    const conn = new FakeConn();
-    const transport = new DenoConnTransport(conn, false);
-    const rec = recordTransport();
-    transport.attach(rec.handler);
-    cleanup.push(() => transport.destroy());
+    const { conn, rec } = fakeTransport();
     await until('first read', () => conn.readSizes.length === 1);
     // Reads of waiting data complete in microtasks, as Deno's do: without a yield, the
     // timer would run only after all of them.
@@ -217,11 +218,7 @@ describe('deno transport: reading', () => {
   });
 
   it('delivers every byte, in order, across small and large reads', async () => {
-    const conn = new FakeConn();
-    const transport = new DenoConnTransport(conn, false);
-    const rec = recordTransport();
-    transport.attach(rec.handler);
-    cleanup.push(() => transport.destroy());
+    const { conn, rec } = fakeTransport();
     conn.send(10, 512, 70_000, 3, 64 * 1024, 1);
     const total = 10 + 512 + 70_000 + 3 + 64 * 1024 + 1;
     await until('all bytes', () => rec.dataBytes === total);
