@@ -26,23 +26,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cLoadGenerator, ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { ECHO_OPTIONS, echoConfig, echoLoadGenerator, echoPinning, runEchoComparison } from './lib/echo.mjs';
 import { commandLine, printHelp, ROOT, usage, versionOf } from './lib/measure.mjs';
 
 const { values } = parseArgs({ options: { ...ECHO_OPTIONS, load: { type: 'string', default: 'c' } } });
 if (values.help) printHelp(import.meta.url);
 if (values.load !== 'c' && values.load !== 'node') usage(`--load must be c or node, got ${values.load}`);
-const LOAD =
-  values.load === 'c'
-    ? cLoadGenerator()
-    : {
-        load: {
-          command: process.execPath,
-          script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
-          args: [],
-        },
-        label: 'ws client on Node (load.mjs)',
-      };
+const LOAD = echoLoadGenerator(values.load);
 
 const config = echoConfig(values);
 

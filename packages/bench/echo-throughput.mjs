@@ -19,12 +19,13 @@
 //
 // Each echo server runs in its own process (ours: examples/echo/node.mjs; ws: ws-echo-server.mjs
 // here, same contract), and so does the load generator (the same for both servers: echo-load.c,
-// or load.mjs on the `ws` client). Everything is on 127.0.0.1. Prints a markdown table: median round trips per second
-// per server, the ratio ours/ws, and the command line. Progress goes to stderr.
+// or load.mjs on the `ws` client). Everything is on 127.0.0.1. Prints a markdown table: median
+// round trips per second per server, the ratio ours/ws, and the command line. Progress goes to
+// stderr.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cLoadGenerator, ECHO_OPTIONS, echoConfig, echoPinning, runEchoComparison } from './lib/echo.mjs';
+import { ECHO_OPTIONS, echoConfig, echoLoadGenerator, echoPinning, runEchoComparison } from './lib/echo.mjs';
 import { commandLine, printHelp, usage, versionOf } from './lib/measure.mjs';
 
 const require = createRequire(import.meta.url);
@@ -41,17 +42,7 @@ if (values.help) printHelp(import.meta.url);
 const loadKind = values.load ?? (values.deflate ? 'node' : 'c');
 if (loadKind !== 'c' && loadKind !== 'node') usage(`--load must be c or node, got ${loadKind}`);
 if (loadKind === 'c' && values.deflate) usage('--deflate needs --load node (echo-load.c does not compress)');
-const LOAD =
-  loadKind === 'c'
-    ? cLoadGenerator()
-    : {
-        load: {
-          command: process.execPath,
-          script: fileURLToPath(new URL('./load.mjs', import.meta.url)),
-          args: values.deflate ? ['--deflate'] : [],
-        },
-        label: 'ws client (load.mjs)',
-      };
+const LOAD = echoLoadGenerator(loadKind, values.deflate ? ['--deflate'] : []);
 
 const config = { ...echoConfig(values), deflate: values.deflate };
 

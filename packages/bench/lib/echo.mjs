@@ -1,6 +1,7 @@
 // The part of the echo throughput drivers (echo-throughput*.mjs) common to every runtime: the
 // flags, the servers' and load generator's processes, the rounds, and the markdown table.
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { compileLoadGenerator } from './compile-c.mjs';
 import {
   canPin,
@@ -45,6 +46,18 @@ export function echoConfig(values) {
 export function cLoadGenerator() {
   const { binary, label } = compileLoadGenerator(new URL('../echo-load.c', import.meta.url));
   return { load: { command: binary, script: undefined, args: [] }, label };
+}
+
+/**
+ * The load generator `kind` names as a `load` for runEchoComparison, with its label: `c`
+ * (cLoadGenerator) or `node` (load.mjs, the npm `ws` client on this Node, given `args`).
+ */
+export function echoLoadGenerator(kind, args = []) {
+  if (kind === 'c') return cLoadGenerator();
+  return {
+    load: { command: process.execPath, script: fileURLToPath(new URL('../load.mjs', import.meta.url)), args },
+    label: `ws client on Node ${process.version} (load.mjs)`,
+  };
 }
 
 /** CPUs, when pinning: servers on the last one, the load generator on the first. */
